@@ -1,0 +1,21 @@
+/* cmds.h — the subcommands of aria-core. Each takes its own argv (argv[0] is
+ * the subcommand's name) and returns the process exit status: 0 success,
+ * 1 failure, 2 bad usage. */
+#ifndef ARI_CMDS_H
+#define ARI_CMDS_H
+
+#include <aria/detector.h>
+#include <stdio.h>
+
+#include "node.h"
+
+int ari_cmd_plugins(int argc, char **argv, const ari_opts *o);
+int ari_cmd_hardware(int argc, char **argv);
+int ari_cmd_config(int argc, char **argv);
+
+/* Prints the CPU and every device the detectors report (text or JSON). */
+int ari_hardware_print(FILE *out, int json, const aria_detect_env *env,
+                       const aria_detector_vt *const *dets, void *const *ctxs,
+                       size_t n_dets);
+
+#endif

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The aria-core command end to end: help and version, subcommands, and a real
+# node started on a plugin directory holding good and bad plugins.
+# usage: cli.sh ARIA_CORE PLUGIN_DIR TEST_PLUGIN_DIR SOURCE_DIR
+set -u
+ARIA=$1 PLUG=$2 TP=$3 SRC=$4
+T=$(mktemp -d /tmp/aria-cli-XXXXXX)
+node_pid=""
+cleanup() { [ -n "$node_pid" ] && kill -9 "$node_pid" 2>/dev/null; rm -rf "$T"; }
+trap cleanup EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+expect_rc() { # want_rc description command...
+    local want=$1 what=$2; shift 2
+    "$@" >"$T/out" 2>"$T/err"; local rc=$?
+    if [ "$rc" = "$want" ]; then ok; else bad "$what: exit $rc, want $want"; cat "$T/err"; fi
+}
+has() { # file text description
+    if grep -qF -- "$2" "$1"; then ok; else bad "$3: '$2' not in $1:"; sed 's/^/    /' "$1"; fi
+}
+
+expect_rc 0 "--version" "$ARIA" --version
+has "$T/out" "aria-core 0.1.0 (plugin ABI 1." "version line"
+expect_rc 0 "--help" "$ARIA" --help
+has "$T/out" "usage: aria-core" "usage"
+for c in plugins hardware config "config check"; do
+    expect_rc 0 "$c --help" "$ARIA" $c --help
+    has "$T/out" "usage: aria-core $c" "$c usage"
+done
+expect_rc 2 "unknown command" "$ARIA" frobnicate
+has "$T/err" "aria-core: unknown command 'frobnicate' (see aria-core --help)" "unknown command"
+expect_rc 2 "unknown option" "$ARIA" --frobnicate
+has "$T/err" "unknown option '--frobnicate'" "unknown option"
+expect_rc 2 "flag without value" "$ARIA" plugins --plugins
+has "$T/err" "--plugins needs a value" "missing value"
+expect_rc 2 "bad --set" "$ARIA" plugins --set nodot
+has "$T/err" "want SECTION.KEY=VALUE" "--set syntax"
+expect_rc 2 "bad override value" "$ARIA" plugins --plugins "$PLUG" --threads lots
+has "$T/err" "--threads" "override names its flag"
+expect_rc 2 "missing plugin dir" "$ARIA" plugins --plugins "$T/nowhere"
+has "$T/err" "nowhere: No such file or directory" "missing plugin dir"
+
+# config check
+expect_rc 0 "config check conf/aria.ini" "$ARIA" config check "$SRC/conf/aria.ini"
+has "$T/out" "[consent]" "effective config printed"
+printf '[node]\nthreads = 4\n[consent]\ncpu_percent = 150\n' >"$T/bad.ini"
+expect_rc 1 "config check bad.ini" "$ARIA" config check "$T/bad.ini"
+has "$T/err" "$T/bad.ini:4: [consent] cpu_percent: '150' is out of range 1..100" "range error"
+expect_rc 2 "config check without file" "$ARIA" config check
+
+# hardware
+expect_rc 0 "hardware" "$ARIA" hardware
+has "$T/out" "cpu" "hardware text"
+expect_rc 0 "hardware --json" "$ARIA" hardware --json
+if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["cpu"]["cores_logical"] >= 1' "$T/out"; then ok; else bad "hardware --json is not the expected JSON"; fi
+
+# A plugin directory like an operator's, with good and bad plugins mixed in.
+P="$T/plugins"
+mkdir -p "$P/vendor"
+cp "$PLUG/hello-backend.so" "$P/"
+cp "$TP/good/kernel-scalar.so" "$TP/good/kernel-fast.so" "$P/vendor/"
+cp "$TP/bad/bad-abi.so" "$TP/bad/no-entry.so" "$TP/bad/init-fails.so" "$P/"
+head -c 300 "$TP/good/kernel-scalar.so" >"$P/truncated.so"
+echo "not a plugin" >"$P/readme.so"
+
+expect_rc 0 "plugins" "$ARIA" plugins --plugins "$P"
+has "$T/out" "hello-backend" "plugins lists the example"
+has "$T/out" "backend:hello" "plugins lists its interface"
+has "$T/out" "detector:cpu" "plugins lists the built-in detector"
+has "$T/out" "yes: highest score (20)" "kernel selected by score"
+has "$T/out" "bad-abi.so: built for plugin ABI 99.0" "skipped bad ABI"
+expect_rc 0 "plugins override" "$ARIA" plugins --plugins "$P" --set kernels.test=scalar --json
+if python3 - "$T/out" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+sel = [k["variant"] for k in d["kernels"] if k["selected"]]
+assert sel == ["scalar"], sel
+assert len(d["skipped"]) == 5, d["skipped"]
+PY
+then ok; else bad "plugins --json with a [kernels] override"; fi
+
+# The node: starts, reports each bad plugin in one line, keeps running,
+# holds its data directory, stops cleanly on SIGTERM and on SIGINT.
+D="$T/data"
+"$ARIA" --plugins "$P" --data-dir "$D" --log-level info >"$T/node.out" 2>"$T/node.log" &
+node_pid=$!
+for _ in $(seq 1 100); do grep -q "ready" "$T/node.log" && break; sleep 0.1; done
+has "$T/node.log" "ready" "node ready"
+has "$T/node.log" "loaded hello-backend 0.1.0" "node loads the example"
+has "$T/node.log" "bad-abi.so: built for plugin ABI 99.0, this node speaks 1.0; skipped" "bad ABI line"
+has "$T/node.log" "no-entry.so: no aria_plugin_entry symbol: not an ARIA plugin; skipped" "no entry line"
+has "$T/node.log" "init-fails.so: init of 'init-fails' failed: device /dev/test0 not present; skipped" "init line"
+has "$T/node.log" "truncated.so: not a loadable shared object" "truncated line"
+has "$T/node.log" "readme.so: not a loadable shared object" "junk line"
+has "$T/node.log" "no model installed" "no-model hint"
+has "$T/node.log" "test: fast (highest score (20))" "kernel choice logged"
+if kill -0 "$node_pid" 2>/dev/null; then ok; else bad "node died"; fi
+expect_rc 1 "second node on the same data dir" "$ARIA" --plugins "$P" --data-dir "$D"
+has "$T/err" "is in use by another node (pid $node_pid)" "lock refusal"
+kill -TERM "$node_pid"
+wait "$node_pid"; rc=$?
+[ "$rc" = 0 ] && ok || bad "node exit $rc after SIGTERM"
+has "$T/node.log" "SIGTERM received; stopping" "SIGTERM logged"
+has "$T/node.log" "stopped" "clean stop"
+node_pid=""
+
+"$ARIA" --plugins "$P" --data-dir "$D" >"$T/node.out" 2>"$T/node.log" &
+node_pid=$!
+for _ in $(seq 1 100); do grep -q "ready" "$T/node.log" && break; sleep 0.1; done
+kill -INT "$node_pid"
+wait "$node_pid"; rc=$?
+[ "$rc" = 0 ] && ok || bad "node exit $rc after SIGINT"
+has "$T/node.log" "SIGINT received; stopping" "SIGINT logged"
+node_pid=""
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
