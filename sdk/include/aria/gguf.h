@@ -119,6 +119,45 @@ const aria_gguf_tensor *aria_gguf_tensor_find(const aria_gguf *g, const char *na
 /* Compares a gguf string with a C string. */
 int aria_gguf_str_eq(aria_gguf_str s, const char *c);
 
+
+/* ---- writing ------------------------------------------------------------
+ * A writer collects metadata and tensors, then writes a GGUF v3 file in one
+ * go, to PATH.tmp and renamed over PATH, so a reader never sees half a file.
+ * Tensor data is borrowed: it must stay valid until write returns. */
+typedef struct aria_gguf_writer aria_gguf_writer;
+
+aria_gguf_writer *aria_gguf_writer_new(void);
+void aria_gguf_writer_free(aria_gguf_writer *w);
+
+/* Each setter replaces an existing key of the same name. */
+aria_err aria_gguf_set_str(aria_gguf_writer *w, const char *key, const char *val);
+aria_err aria_gguf_set_u32(aria_gguf_writer *w, const char *key, uint32_t val);
+aria_err aria_gguf_set_i32(aria_gguf_writer *w, const char *key, int32_t val);
+aria_err aria_gguf_set_f32(aria_gguf_writer *w, const char *key, float val);
+aria_err aria_gguf_set_bool(aria_gguf_writer *w, const char *key, int val);
+/* An array of n numbers of type elem_type (aria_gguf_vtype), n * size bytes. */
+aria_err aria_gguf_set_arr(aria_gguf_writer *w, const char *key, uint32_t elem_type,
+                           const void *data, uint64_t n);
+aria_err aria_gguf_set_arr_str(aria_gguf_writer *w, const char *key, const char *const *strs,
+                               uint64_t n);
+/* Copies one key-value pair from a reader, whatever its type. */
+aria_err aria_gguf_copy_kv(aria_gguf_writer *w, const aria_gguf_kv *kv);
+
+/* Adds a tensor: ne[0..n_dims) elements per dimension, type an aria_type
+ * (I2_S is written with its file id 36), data of nbytes (checked against the
+ * shape). */
+aria_err aria_gguf_add_tensor(aria_gguf_writer *w, const char *name, uint32_t type,
+                              uint32_t n_dims, const uint64_t *ne, const void *data,
+                              uint64_t nbytes, aria_msg *why);
+
+aria_err aria_gguf_write(aria_gguf_writer *w, const char *path, aria_msg *why);
+/* The file as one malloc'd buffer (tests and fuzz seeds). */
+aria_err aria_gguf_write_mem(aria_gguf_writer *w, uint8_t **buf, size_t *len, aria_msg *why);
+
+/* Bytes a tensor of this type and shape occupies, or 0 if the row length is
+ * not a whole number of blocks. */
+uint64_t aria_tensor_nbytes(uint32_t type, uint32_t n_dims, const uint64_t *ne);
+
 #ifdef __cplusplus
 }
 #endif
