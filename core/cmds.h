@@ -10,8 +10,8 @@
 #include "node.h"
 
 int ari_cmd_plugins(int argc, char **argv, const ari_opts *o);
-int ari_cmd_hardware(int argc, char **argv);
-int ari_cmd_config(int argc, char **argv);
+int ari_cmd_hardware(int argc, char **argv, const ari_opts *o);
+int ari_cmd_config(int argc, char **argv, const ari_opts *o);
 
 /* Prints the CPU and every device the detectors report (text or JSON). */
 int ari_hardware_print(FILE *out, int json, const aria_detect_env *env,

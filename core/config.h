@@ -56,6 +56,11 @@ const char *ari_config_error(const ari_config *cfg, size_t i);
  * source of each value: default, file:line or command line). */
 void ari_config_dump(const ari_config *cfg, FILE *out);
 
+/* The built-in schema, for documentation checks: entry i of count. */
+size_t ari_config_schema_count(void);
+void ari_config_schema_at(size_t i, const char **section, const char **key, const char **def,
+                          const char **help);
+
 /* The path last loaded, or NULL. */
 const char *ari_config_path(const ari_config *cfg);
 

@@ -52,9 +52,9 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "plugins"))
         return ari_cmd_plugins(argc - 1, argv + 1, &o);
     if (!strcmp(cmd, "hardware"))
-        return ari_cmd_hardware(argc - 1, argv + 1);
+        return ari_cmd_hardware(argc - 1, argv + 1, &o);
     if (!strcmp(cmd, "config"))
-        return ari_cmd_config(argc - 1, argv + 1);
+        return ari_cmd_config(argc - 1, argv + 1, &o);
     if (cmd[0] == '-')
         fprintf(stderr, "aria-core: unknown option '%s' (see aria-core --help)\n", cmd);
     else

@@ -3,6 +3,7 @@
  * the bad ones are each wrong in exactly one way. */
 #include <aria/aria.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #ifndef PLUGIN_NAME
@@ -74,12 +75,9 @@ static const aria_detector_vt small_vt = {
 static const aria_interface ifaces[] = {
 #ifdef CASE_SMALL_VTABLE
     {.kind = ARIA_IFACE_DETECTOR, .vtable = &small_vt},
-#else
-    {.kind = ARIA_IFACE_KERNEL, .vtable = &kernel_vt},
 #endif
+    {.kind = ARIA_IFACE_KERNEL, .vtable = &kernel_vt},
 };
-
-static int live_inits; /* init/fini balance, read by the host through the config probe */
 
 static aria_err t_init(const aria_host *host, void **ctx, aria_msg *why)
 {
@@ -88,18 +86,17 @@ static aria_err t_init(const aria_host *host, void **ctx, aria_msg *why)
     (void)ctx;
     return aria_fail(why, ARIA_ERR_UNAVAILABLE, "device /dev/test0 not present");
 #else
-    (void)why;
-    if (!host || host->hdr.struct_size < sizeof(aria_host) || !host->cpu)
-        return ARIA_ERR_ABI;
-    live_inits++;
-    *ctx = &live_inits;
-    return ARIA_OK;
+    /* A plugin may rely on the host table: refuse a host that lacks it. */
+    if (!host || host->hdr.struct_size < sizeof(aria_host) || !host->cpu || !host->alloc)
+        return aria_fail(why, ARIA_ERR_ABI, "host table incomplete");
+    *ctx = host->alloc(16);
+    return *ctx ? ARIA_OK : ARIA_ERR_NOMEM;
 #endif
 }
 
 static void t_fini(void *ctx)
 {
-    (*(int *)ctx)--;
+    free(ctx); /* the host's alloc is malloc; a leak here shows in LSan */
 }
 
 static const aria_plugin_desc desc = {
@@ -113,7 +110,7 @@ static const aria_plugin_desc desc = {
     .name = PLUGIN_NAME,
     .version = "1.0.0",
     .description = "loader test plugin",
-    .n_interfaces = 1,
+    .n_interfaces = sizeof ifaces / sizeof ifaces[0],
     .interfaces = ifaces,
     .init = t_init,
     .fini = t_fini,
