@@ -38,15 +38,18 @@ int main(int argc, char **argv)
     memset(&o, 0, sizeof o);
     if (ari_opts_parse(&o, &argc, argv) != 0)
         return 2;
+    /* --version answers the same wherever it stands (before "--"). */
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version")) {
+            printf("aria-core %s (plugin ABI %d.%d)\n", ARIA_VERSION, ARIA_ABI_MAJOR,
+                   ARIA_ABI_MINOR);
+            return 0;
+        }
     const char *cmd = argc > 1 ? argv[1] : NULL;
     if (!cmd)
         return ari_node_run(&o);
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
         fputs(usage, stdout);
-        return 0;
-    }
-    if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
-        printf("aria-core %s (plugin ABI %d.%d)\n", ARIA_VERSION, ARIA_ABI_MAJOR, ARIA_ABI_MINOR);
         return 0;
     }
     if (!strcmp(cmd, "plugins"))

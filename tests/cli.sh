@@ -22,6 +22,8 @@ has() { # file text description
 
 expect_rc 0 "--version" "$ARIA" --version
 has "$T/out" "aria-core 0.1.0 (plugin ABI 1." "version line"
+expect_rc 0 "plugins --version" "$ARIA" plugins --version
+has "$T/out" "aria-core 0.1.0" "version from a subcommand"
 expect_rc 0 "--help" "$ARIA" --help
 has "$T/out" "usage: aria-core" "usage"
 for c in plugins hardware config "config check"; do
