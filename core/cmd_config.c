@@ -39,7 +39,7 @@ int ari_cmd_config(int argc, char **argv, const ari_opts *o)
     ari_opts local = *o;
     local.config_path = argv[2];
     ari_ctx c;
-    int rc = ari_ctx_open(&c, &local, 0);
+    int rc = ari_ctx_open(&c, &local, ARI_CTX_QUIET);
     if (rc == 0)
         ari_config_dump(c.cfg, stdout);
     ari_ctx_close(&c);

@@ -138,7 +138,7 @@ int ari_cmd_hardware(int argc, char **argv, const ari_opts *o)
         }
     }
     ari_ctx c;
-    int rc = ari_ctx_open(&c, o, ARI_CTX_PLUGINS);
+    int rc = ari_ctx_open(&c, o, ARI_CTX_PLUGINS | ARI_CTX_QUIET);
     if (rc == 0) {
         const aria_detector_vt *dets[64];
         void *ctxs[64];

@@ -108,7 +108,7 @@ int ari_cmd_plugins(int argc, char **argv, const ari_opts *o)
         }
     }
     ari_ctx c;
-    int rc = ari_ctx_open(&c, o, ARI_CTX_PLUGINS);
+    int rc = ari_ctx_open(&c, o, ARI_CTX_PLUGINS | ARI_CTX_QUIET);
     if (rc != 0) {
         ari_ctx_close(&c);
         return rc;

@@ -199,6 +199,11 @@ int ari_ctx_open(ari_ctx *c, const ari_opts *o, unsigned flags)
     if (bad)
         return 2;
     int lvl = ari_log_level_parse(ari_config_get(c->cfg, "node", "log_level"));
+    int explicit_level = 0;
+    for (size_t i = 0; i < o->n_sets; i++)
+        explicit_level |= !strcmp(o->sets[i].section, "node") && !strcmp(o->sets[i].key, "log_level");
+    if ((flags & ARI_CTX_QUIET) && !explicit_level)
+        lvl = ARIA_LOG_WARN;
     if (lvl >= 0)
         ari_log_set_level((aria_log_level)lvl);
 

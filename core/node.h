@@ -32,7 +32,9 @@ typedef struct ari_ctx {
 
 enum {
     ARI_CTX_PLUGINS = 1u << 0, /* load plugins and select kernels */
-    ARI_CTX_DATA_DIR = 1u << 1 /* create the data directory */
+    ARI_CTX_DATA_DIR = 1u << 1, /* create the data directory */
+    ARI_CTX_QUIET = 1u << 2     /* a command, not the node: log warnings and
+                                   errors only, unless --log-level says more */
 };
 
 /* Builds the context: config file and overrides (each problem printed on
