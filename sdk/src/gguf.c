@@ -231,7 +231,9 @@ static int parse_kv(cursor *c, aria_gguf_kv *kv, uint64_t idx)
             return -1;
         }
     }
-    kv->size = c->pos - start;
+    /* For arrays, data starts at the first element, after the type and
+     * count: size counts the elements' bytes only. */
+    kv->size = c->pos - (uint64_t)(kv->data - c->base);
     return 0;
 }
 

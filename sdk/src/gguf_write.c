@@ -219,7 +219,7 @@ aria_err aria_gguf_copy_kv(aria_gguf_writer *w, const aria_gguf_kv *kv)
         put32(&b, kv->arr_type);
         put64(&b, kv->arr_n);
     }
-    put(&b, kv->data, (size_t)kv->size - (kv->type == ARIA_GGUF_ARRAY ? 12 : 0));
+    put(&b, kv->data, (size_t)kv->size);
     if (b.oom) {
         free(b.p);
         return ARIA_ERR_NOMEM;

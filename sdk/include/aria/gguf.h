@@ -45,7 +45,7 @@ typedef struct aria_gguf_kv {
     uint32_t arr_type; /* element type when type is ARRAY */
     uint64_t arr_n;    /* element count when type is ARRAY */
     const uint8_t *data; /* the value (for arrays: the first element) */
-    uint64_t size;       /* bytes of the value, all elements included */
+    uint64_t size;       /* bytes at data: the value, or all array elements */
 } aria_gguf_kv;
 
 #define ARIA_GGUF_MAX_DIMS 4
