@@ -19,6 +19,8 @@ run_tree build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 export ASAN_OPTIONS=abort_on_error=0:halt_on_error=1:detect_leaks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_tree build-san -DCMAKE_BUILD_TYPE=Debug -DARIA_SANITIZE=ON
+# NEON kernels: cross-compiled, run under qemu-aarch64.
+tests/neon.sh || status=1
 # The GGUF reader under libFuzzer, for a bounded time (ARIA_FUZZ_SECONDS).
 tests/fuzz/run.sh "${ARIA_FUZZ_SECONDS:-60}" || status=1
 if [ "$status" = 0 ]; then echo "all test trees passed"; else echo "some tests failed"; fi

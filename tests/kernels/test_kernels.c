@@ -259,6 +259,8 @@ int main(int argc, char **argv)
             failed++;
             continue;
         }
+        if (ref == v)
+            continue; /* the reference itself */
         if (v->vt->score(&cpu) <= 0) {
             printf("skip: %s/%s cannot run on this CPU\n", v->vt->family, v->vt->isa);
             skipped++;

@@ -62,18 +62,24 @@ static int k_act_type(uint32_t w)
     case ARIA_T_F32:
     case ARIA_T_F16:
     case ARIA_T_BF16: return ARIA_T_F32;
-#if defined(ARIA_ISA_SCALAR)
-    case ARIA_T_Q8_0:
-    case ARIA_T_Q4_0:
-    case ARIA_T_Q4_K:
-    case ARIA_T_Q5_K:
-    case ARIA_T_Q6_K: return ARIA_T_F32;
-#else
+#if defined(HAVE_X86_SIMD)
     case ARIA_T_Q8_0:
     case ARIA_T_Q4_0: return ARIA_T_Q8_0;
     case ARIA_T_Q4_K:
     case ARIA_T_Q5_K:
     case ARIA_T_Q6_K: return ARIA_T_Q8_K;
+#elif defined(ARIA_ISA_NEON)
+    case ARIA_T_Q8_0:
+    case ARIA_T_Q4_0: return ARIA_T_Q8_0;
+    case ARIA_T_Q4_K:
+    case ARIA_T_Q5_K:
+    case ARIA_T_Q6_K: return ARIA_T_F32; /* expanded to floats, as scalar */
+#else
+    case ARIA_T_Q8_0:
+    case ARIA_T_Q4_0:
+    case ARIA_T_Q4_K:
+    case ARIA_T_Q5_K:
+    case ARIA_T_Q6_K: return ARIA_T_F32;
 #endif
     }
     return -1;
@@ -390,6 +396,102 @@ static void mm_k(const aria_mm *m)
 }
 #endif /* HAVE_X86_SIMD */
 
+
+#if defined(ARIA_ISA_NEON)
+/* ---- NEON (ARMv8.0: no dotprod needed) --------------------------------- */
+
+static inline int32x4_t dot16(int8x16_t a, int8x16_t b, int32x4_t acc)
+{
+    int16x8_t lo = vmull_s8(vget_low_s8(a), vget_low_s8(b));
+    int16x8_t hi = vmull_high_s8(a, b);
+    return vpadalq_s16(vpadalq_s16(acc, lo), hi);
+}
+
+static void mm_q_0(const aria_mm *m)
+{
+    const uint32_t nb = m->k / 32;
+    const int is4 = m->wtype == ARIA_T_Q4_0;
+    for (uint32_t j0 = 0; j0 < m->n; j0 += COLS_TILE) {
+        uint32_t nj = m->n - j0 < COLS_TILE ? m->n - j0 : COLS_TILE;
+        const aria_block_q8_0 *xs[COLS_TILE];
+        for (uint32_t j = 0; j < nj; j++)
+            xs[j] = (const aria_block_q8_0 *)((const uint8_t *)m->x + (j0 + j) * m->x_stride);
+        for (uint32_t r = m->r0; r < m->r1; r++) {
+            const uint8_t *w = (const uint8_t *)m->w + r * m->w_stride;
+            float32x4_t acc[COLS_TILE];
+            for (uint32_t j = 0; j < COLS_TILE; j++)
+                acc[j] = vdupq_n_f32(0);
+            for (uint32_t b = 0; b < nb; b++) {
+                int8x16_t w0, w1;
+                float dw;
+                if (is4) {
+                    const aria_block_q4_0 *wb = (const aria_block_q4_0 *)w + b;
+                    uint8x16_t q = vld1q_u8(wb->qs);
+                    w0 = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(0x0F))), vdupq_n_s8(8));
+                    w1 = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(q, 4)), vdupq_n_s8(8));
+                    dw = aria_f16_to_f32(wb->d);
+                } else {
+                    const aria_block_q8_0 *wb = (const aria_block_q8_0 *)w + b;
+                    w0 = vld1q_s8(wb->qs);
+                    w1 = vld1q_s8(wb->qs + 16);
+                    dw = aria_f16_to_f32(wb->d);
+                }
+                for (uint32_t j = 0; j < nj; j++) {
+                    const aria_block_q8_0 *xb = xs[j] + b;
+                    int32x4_t s = dot16(w0, vld1q_s8(xb->qs), vdupq_n_s32(0));
+                    s = dot16(w1, vld1q_s8(xb->qs + 16), s);
+                    acc[j] = vmlaq_n_f32(acc[j], vcvtq_f32_s32(s), dw * aria_f16_to_f32(xb->d));
+                }
+            }
+            for (uint32_t j = 0; j < nj; j++)
+                m->y[(size_t)(j0 + j) * m->y_stride + r] = vaddvq_f32(acc[j]) * m->scale;
+        }
+    }
+}
+
+static inline float32x4_t load_w4(uint32_t t, const uint8_t *w, uint32_t i)
+{
+    if (t == ARIA_T_F32)
+        return vld1q_f32((const float *)w + i);
+    uint16x4_t h = vld1_u16((const uint16_t *)w + i);
+    if (t == ARIA_T_F16)
+        return vcvt_f32_f16(vreinterpret_f16_u16(h));
+    return vreinterpretq_f32_u32(vshll_n_u16(h, 16));
+}
+
+static void mm_float(const aria_mm *m)
+{
+    const uint32_t k4 = m->k / 4 * 4;
+    for (uint32_t j0 = 0; j0 < m->n; j0 += COLS_TILE) {
+        uint32_t nj = m->n - j0 < COLS_TILE ? m->n - j0 : COLS_TILE;
+        const float *xs[COLS_TILE];
+        for (uint32_t j = 0; j < nj; j++)
+            xs[j] = (const float *)((const uint8_t *)m->x + (j0 + j) * m->x_stride);
+        for (uint32_t r = m->r0; r < m->r1; r++) {
+            const uint8_t *w = (const uint8_t *)m->w + r * m->w_stride;
+            float32x4_t acc[COLS_TILE];
+            for (uint32_t j = 0; j < COLS_TILE; j++)
+                acc[j] = vdupq_n_f32(0);
+            for (uint32_t i = 0; i < k4; i += 4) {
+                float32x4_t wv = load_w4(m->wtype, w, i);
+                for (uint32_t j = 0; j < nj; j++)
+                    acc[j] = vfmaq_f32(acc[j], wv, vld1q_f32(xs[j] + i));
+            }
+            for (uint32_t j = 0; j < nj; j++) {
+                float s = vaddvq_f32(acc[j]);
+                for (uint32_t i = k4; i < m->k; i++) {
+                    float wv = m->wtype == ARIA_T_F32 ? ((const float *)w)[i]
+                               : m->wtype == ARIA_T_F16 ? aria_f16_to_f32(((const uint16_t *)w)[i])
+                                                        : aria_bf16_to_f32(((const uint16_t *)w)[i]);
+                    s += wv * xs[j][i];
+                }
+                m->y[(size_t)(j0 + j) * m->y_stride + r] = s * m->scale;
+            }
+        }
+    }
+}
+#endif /* ARIA_ISA_NEON */
+
 static void k_matmul(const aria_mm *m)
 {
 #if defined(HAVE_X86_SIMD)
@@ -402,6 +504,14 @@ static void k_matmul(const aria_mm *m)
     case ARIA_T_Q4_K:
     case ARIA_T_Q5_K:
     case ARIA_T_Q6_K: mm_k(m); return;
+    }
+#elif defined(ARIA_ISA_NEON)
+    switch (m->wtype) {
+    case ARIA_T_F32:
+    case ARIA_T_F16:
+    case ARIA_T_BF16: mm_float(m); return;
+    case ARIA_T_Q4_0:
+    case ARIA_T_Q8_0: mm_q_0(m); return;
     }
 #endif
     mm_dequant_f32(m);
