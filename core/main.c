@@ -17,6 +17,9 @@ static const char usage[] =
     "  plugins            list the loaded plugins, kernel variants and skipped files\n"
     "  hardware           show what the hardware detectors see (--json too)\n"
     "  config check FILE  validate an aria.ini and print the effective configuration\n"
+    "  model info FILE    what a GGUF model holds and which backend serves it\n"
+    "  quantize IN OUT TYPE   convert a model's weights (Q8_0, Q4_0, TQ1_0, ...)\n"
+    "  bench FILE|--shape NAME --type T   speed against the memory roofline\n"
     "\n"
     "Options (any command, anywhere before \"--\"):\n"
     "  --plugins DIR      plugin directory, searched recursively for *.so\n"
@@ -58,6 +61,12 @@ int main(int argc, char **argv)
         return ari_cmd_hardware(argc - 1, argv + 1, &o);
     if (!strcmp(cmd, "config"))
         return ari_cmd_config(argc - 1, argv + 1, &o);
+    if (!strcmp(cmd, "model"))
+        return ari_cmd_model(argc - 1, argv + 1, &o);
+    if (!strcmp(cmd, "quantize"))
+        return ari_cmd_quantize(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench"))
+        return ari_cmd_bench(argc - 1, argv + 1, &o);
     if (cmd[0] == '-')
         fprintf(stderr, "aria-core: unknown option '%s' (see aria-core --help)\n", cmd);
     else
