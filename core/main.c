@@ -17,7 +17,9 @@ static const char usage[] =
     "  plugins            list the loaded plugins, kernel variants and skipped files\n"
     "  hardware           show what the hardware detectors see (--json too)\n"
     "  config check FILE  validate an aria.ini and print the effective configuration\n"
+    "  run FILE -p TEXT   generate text from a model file\n"
     "  model info FILE    what a GGUF model holds and which backend serves it\n"
+    "  tokenize FILE -- TEXT  the token ids of TEXT\n"
     "  quantize IN OUT TYPE   convert a model's weights (Q8_0, Q4_0, TQ1_0, ...)\n"
     "  bench FILE|--shape NAME --type T   speed against the memory roofline\n"
     "\n"
@@ -61,6 +63,10 @@ int main(int argc, char **argv)
         return ari_cmd_hardware(argc - 1, argv + 1, &o);
     if (!strcmp(cmd, "config"))
         return ari_cmd_config(argc - 1, argv + 1, &o);
+    if (!strcmp(cmd, "run"))
+        return ari_cmd_run(argc - 1, argv + 1, &o);
+    if (!strcmp(cmd, "tokenize"))
+        return ari_cmd_tokenize(argc - 1, argv + 1);
     if (!strcmp(cmd, "model"))
         return ari_cmd_model(argc - 1, argv + 1, &o);
     if (!strcmp(cmd, "quantize"))

@@ -1,6 +1,7 @@
 /* rt_backend.c — the backend vtable's slots on the shared runtime: a model
  * is an aria_llm plus its tokenizer and a thread pool; a session is a KV
  * cache, a sampler and the tokens so far. */
+#include <aria/chat.h>
 #include <aria/gguf.h>
 #include <aria/llm.h>
 #include <aria/pool.h>
@@ -237,14 +238,15 @@ aria_err aria_rt_chat_format(aria_model *m, const aria_chat_msg *msgs, size_t n,
                              int add_generation_prompt, char *buf, size_t cap, size_t *len,
                              aria_msg *why)
 {
-    (void)m;
-    (void)msgs;
-    (void)n;
-    (void)add_generation_prompt;
-    (void)buf;
-    (void)cap;
-    (void)len;
-    return aria_fail(why, ARIA_ERR_UNSUPPORTED, "chat templates are not supported yet");
+    aria_gguf_str t = {NULL, 0};
+    aria_gguf_get_str(m->llm->gguf, "tokenizer.chat_template", &t);
+    char eos[64] = "";
+    size_t el = 0;
+    if (m->tok && aria_tok_eos(m->tok) >= 0 &&
+        aria_tok_piece_special(m->tok, aria_tok_eos(m->tok), eos, sizeof eos - 1, &el) == ARIA_OK)
+        eos[el] = '\0';
+    return aria_chat_format(aria_chat_detect(t.ptr, t.len), msgs, n, add_generation_prompt,
+                            eos[0] ? eos : NULL, buf, cap, len, why);
 }
 
 /* ---- compute ----------------------------------------------------------- */
