@@ -123,7 +123,7 @@ typedef struct loader {
     aria_msg *why;
     float *pool;  /* owned f32 copies */
     size_t used, cap;
-    uint64_t type_bytes[64];
+    uint64_t type_elems[64]; /* parameters per type: the format is the most common */
 } loader;
 
 static const aria_gguf_tensor *tensor(loader *L, const char *name, int required)
@@ -201,9 +201,9 @@ static aria_err mat(loader *L, const char *name, uint32_t rows, uint32_t cols, i
     L->m->weight_bytes += t->nbytes;
     L->m->n_params += (uint64_t)rows * cols;
     if (t->type < 64)
-        L->type_bytes[t->type] += t->nbytes;
+        L->type_elems[t->type] += (uint64_t)rows * cols;
     else if (t->type == ARIA_T_I2_S)
-        L->type_bytes[36] += t->nbytes;
+        L->type_elems[36] += (uint64_t)rows * cols;
     return ARIA_OK;
 }
 
@@ -311,8 +311,8 @@ aria_err aria_llm_load(const char *path, const aria_llm_opts *o, aria_llm **out,
     }
     uint64_t best = 0;
     for (int t = 0; t < 64; t++)
-        if (L.type_bytes[t] > best) {
-            best = L.type_bytes[t];
+        if (L.type_elems[t] > best) {
+            best = L.type_elems[t];
             const aria_type_info *ti = aria_type_info_get(t == 36 ? ARIA_T_I2_S : (uint32_t)t);
             snprintf(m->format, sizeof m->format, "%s", ti ? ti->name : "?");
         }

@@ -54,15 +54,16 @@ aria_err aria_rt_inspect(const char *path, aria_probe *out, int *ternary, aria_m
         aria_gguf_close(g);
         return aria_fail(why, e, "%s: %s", path, inner.text);
     }
-    uint64_t by_type[64] = {0}, total = 0, tern = 0;
+    uint64_t by_type[64] = {0}, total = 0, tern = 0, elems = 0; /* by_type: parameters */
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         const aria_gguf_tensor *t = &g->tensors[i];
         total += t->nbytes;
         if (t->n_dims < 2)
             continue;
-        by_type[t->type == ARIA_T_I2_S ? 36 : t->type % 64] += t->nbytes;
+        by_type[t->type == ARIA_T_I2_S ? 36 : t->type % 64] += t->n_elements;
+        elems += t->n_elements;
         if (is_ternary(t->type))
-            tern += t->nbytes;
+            tern += t->n_elements;
     }
     uint32_t dom = 0;
     for (uint32_t t = 1; t < 64; t++)
@@ -77,8 +78,7 @@ aria_err aria_rt_inspect(const char *path, aria_probe *out, int *ternary, aria_m
     snprintf(out->arch, sizeof out->arch, "%s", hp.arch);
     snprintf(out->format, sizeof out->format, "%s", ti ? ti->name : "?");
     if (ternary)
-        *ternary = tern * 2 > total - by_type[0] - by_type[1] - by_type[30] || dom == 34 ||
-                   dom == 35 || dom == 36;
+        *ternary = tern * 2 > elems;
     aria_gguf_close(g);
     return ARIA_OK;
 }
