@@ -57,6 +57,44 @@ has "$T/out" "cpu" "hardware text"
 expect_rc 0 "hardware --json" "$ARIA" hardware --json
 if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["cpu"]["cores_logical"] >= 1' "$T/out"; then ok; else bad "hardware --json is not the expected JSON"; fi
 
+# Model commands on the real model (../shared), through the plugins.
+M="$SRC/../shared/models/stories260K.gguf"
+V="$SRC/../shared/vocab"
+expect_rc 0 "run from BOS" "$ARIA" run "$M" -p "" -n 200 --plugins "$PLUG"
+if cmp -s <(head -c -1 "$T/out") "$SRC/../shared/golden/stories260K.greedy-from-bos.200.txt"; then ok; else bad "run -p '' is not the golden text"; fi
+has "$T/err" "generation: 200 tokens" "run reports speed on stderr"
+expect_rc 2 "run without prompt" "$ARIA" run "$M" --plugins "$PLUG"
+has "$T/err" "give a prompt with -p" "run needs -p"
+expect_rc 2 "run bad temp" "$ARIA" run "$M" -p x --temp hot --plugins "$PLUG"
+has "$T/err" "--temp: 'hot' is not a number" "run option error"
+echo "not a model" >"$T/junk.gguf"
+expect_rc 1 "run junk" "$ARIA" run "$T/junk.gguf" -p x --plugins "$PLUG"
+has "$T/err" "not a GGUF file" "run names the problem"
+expect_rc 0 "tokenize gpt-2" "$ARIA" tokenize "$V/ggml-vocab-gpt-2.gguf" --no-bos -- "Hello world"
+has "$T/out" "15496 995" "tokenize ids"
+expect_rc 0 "tokenize spm with bos" "$ARIA" tokenize "$M" -- "Once upon a time"
+if head -c 2 "$T/out" | grep -q "^1 "; then ok; else bad "tokenize adds BOS by default"; fi
+expect_rc 2 "tokenize without --" "$ARIA" tokenize "$M" hello
+expect_rc 0 "model info" "$ARIA" model info "$M" --plugins "$PLUG"
+has "$T/out" "5 layers, embedding 64, feed-forward 172, 8 heads (4 KV)" "model info shape"
+has "$T/out" "backend      gguf (score 10)" "model info backend"
+expect_rc 0 "quantize" "$ARIA" quantize "$M" "$T/q4.gguf" Q4_0
+has "$T/err" "-> Q4_0" "quantize progress"
+expect_rc 0 "run quantized" "$ARIA" run "$T/q4.gguf" -p "Lily" -n 8 --plugins "$PLUG"
+expect_rc 2 "quantize bad type" "$ARIA" quantize "$M" "$T/x.gguf" Q3_X
+has "$T/err" "type 'Q3_X' is not one of" "quantize type error"
+if [ ! -e "$T/x.gguf" ] && [ ! -e "$T/x.gguf.tmp" ]; then ok; else bad "a refused quantize left a file"; fi
+expect_rc 0 "bench tiny" "$ARIA" bench --shape tiny --type Q8_0 -p 16 -n 4 -r 1 --json --plugins "$PLUG"
+if python3 - "$T/out" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for k in ("model", "threads", "pp_tok_s", "tg_tok_s", "ttft_ms", "peak_rss_mb", "bytes_per_token",
+          "bandwidth_gb_s", "roofline_fraction"):
+    assert k in d, k
+assert d["tg_tok_s"] > 0 and 0 < d["roofline_fraction"] < 1.5, d
+PY
+then ok; else bad "bench --json fields"; fi
+
 # A plugin directory like an operator's, with good and bad plugins mixed in.
 P="$T/plugins"
 mkdir -p "$P/vendor"
