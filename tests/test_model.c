@@ -207,12 +207,42 @@ static void test_sampling_reproducible(void **state)
     assert_true(memcmp(a.toks, c.toks, a.n * sizeof a.toks[0]) != 0);
 }
 
+/* A stop string ends generation before it, and is not emitted. */
+static void test_stop_string(void **state)
+{
+    (void)state;
+    ari_loaded L;
+    aria_msg why = {{0}};
+    assert_int_equal(ari_model_load(&W.reg, MODEL, 0, 0, 0, 2, &L, &why), ARIA_OK);
+    aria_session *s;
+    aria_session_params sp = {.hdr = {sizeof sp, 1}};
+    assert_int_equal(L.vt->session_new(L.model, &sp, &s, &why), ARIA_OK);
+    int32_t bos[2];
+    size_t np;
+    L.vt->tokenize(L.model, "", 0, ARIA_TOK_ADD_BOS, bos, 2, &np);
+    const char *stops[] = {"little girl"};
+    collect c;
+    memset(&c, 0, sizeof c);
+    aria_gen_params gp = {.hdr = {sizeof gp, 1}, .max_tokens = 100, .on_token = on_tok,
+                          .user = &c, .n_stop = 1, .stop = stops};
+    gp.sampling.top_p = 1;
+    gp.sampling.repeat_penalty = 1;
+    aria_gen_result res = {.hdr = {sizeof res, 1}};
+    assert_int_equal(L.vt->generate(s, bos, np, &gp, &res, &why), ARIA_OK);
+    assert_int_equal(res.finish, ARIA_FINISH_STOP);
+    c.text[c.len] = 0;
+    assert_string_equal(c.text, "Once upon a time, there was a ");
+    L.vt->session_free(s);
+    ari_model_unload(&L);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_every_variant),
         cmocka_unit_test(test_q8_0_agreement),
         cmocka_unit_test(test_sampling_reproducible),
+        cmocka_unit_test(test_stop_string),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
