@@ -206,6 +206,54 @@ static inline float f16(aria_f16 h)
     return _cvtsh_ss(h);
 }
 
+/* One Q4_0/Q8_0 block's weights as 32 signed bytes, and its scale. */
+static inline __m256i load_q0(const uint8_t *w, int is4, uint32_t b, float *dw)
+{
+    if (is4) {
+        const aria_block_q4_0 *wb = (const aria_block_q4_0 *)w + b;
+        *dw = f16(wb->d);
+        return unpack_q4(wb->qs);
+    }
+    const aria_block_q8_0 *wb = (const aria_block_q8_0 *)w + b;
+    *dw = f16(wb->d);
+    return _mm256_loadu_si256((const __m256i *)wb->qs);
+}
+
+/* Generation (one column): four independent accumulators, so that the
+ * loop is bound by loads and integer work, not by the latency of a single
+ * chain of fused multiply-adds. */
+static void mv_q_0(const aria_mm *m)
+{
+    const uint32_t nb = m->k / 32;
+    const int is4 = m->wtype == ARIA_T_Q4_0;
+    const aria_block_q8_0 *x = m->x;
+    for (uint32_t r = m->r0; r < m->r1; r++) {
+        const uint8_t *w = (const uint8_t *)m->w + r * m->w_stride;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        uint32_t b = 0;
+        for (; b + 4 <= nb; b += 4) {
+            float d0, d1, d2, d3;
+            __m256i w0 = load_q0(w, is4, b, &d0), w1 = load_q0(w, is4, b + 1, &d1);
+            __m256i w2 = load_q0(w, is4, b + 2, &d2), w3 = load_q0(w, is4, b + 3, &d3);
+            a0 = _mm256_fmadd_ps(_mm256_set1_ps(d0 * f16(x[b].d)),
+                                 dot_i8(w0, _mm256_loadu_si256((const __m256i *)x[b].qs)), a0);
+            a1 = _mm256_fmadd_ps(_mm256_set1_ps(d1 * f16(x[b + 1].d)),
+                                 dot_i8(w1, _mm256_loadu_si256((const __m256i *)x[b + 1].qs)), a1);
+            a2 = _mm256_fmadd_ps(_mm256_set1_ps(d2 * f16(x[b + 2].d)),
+                                 dot_i8(w2, _mm256_loadu_si256((const __m256i *)x[b + 2].qs)), a2);
+            a3 = _mm256_fmadd_ps(_mm256_set1_ps(d3 * f16(x[b + 3].d)),
+                                 dot_i8(w3, _mm256_loadu_si256((const __m256i *)x[b + 3].qs)), a3);
+        }
+        for (; b < nb; b++) {
+            float d0;
+            __m256i w0 = load_q0(w, is4, b, &d0);
+            a0 = _mm256_fmadd_ps(_mm256_set1_ps(d0 * f16(x[b].d)),
+                                 dot_i8(w0, _mm256_loadu_si256((const __m256i *)x[b].qs)), a0);
+        }
+        m->y[r] = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3))) * m->scale;
+    }
+}
+
 /* Q4_0 or Q8_0 weights times Q8_0 columns, up to COLS_TILE columns per pass
  * so a weight block is unpacked once for all of them. */
 static void mm_q_0(const aria_mm *m)
@@ -500,7 +548,12 @@ static void k_matmul(const aria_mm *m)
     case ARIA_T_F16:
     case ARIA_T_BF16: mm_float(m); return;
     case ARIA_T_Q4_0:
-    case ARIA_T_Q8_0: mm_q_0(m); return;
+    case ARIA_T_Q8_0:
+        if (m->n == 1)
+            mv_q_0(m);
+        else
+            mm_q_0(m);
+        return;
     case ARIA_T_Q4_K:
     case ARIA_T_Q5_K:
     case ARIA_T_Q6_K: mm_k(m); return;
