@@ -221,6 +221,8 @@ aria_err ari_randmodel_write(const char *path, const ari_shape *sh, uint32_t typ
                                   sh->n_vocab);
         if (types)
             aria_gguf_set_arr(w, "tokenizer.ggml.token_type", ARIA_GGUF_I32, types, sh->n_vocab);
+        /* no merges: every byte is its own token */
+        aria_gguf_set_arr_str(w, "tokenizer.ggml.merges", NULL, 0);
         aria_gguf_set_u32(w, "tokenizer.ggml.bos_token_id", sh->n_vocab - 2);
         aria_gguf_set_u32(w, "tokenizer.ggml.eos_token_id", sh->n_vocab - 1);
         for (uint32_t i = 0; toks && i < sh->n_vocab; i++)

@@ -116,6 +116,14 @@ static void fill_weights(uint32_t t, uint8_t *w, uint32_t rows, uint32_t k)
         uint8_t *dst = w + r * rb;
         for (uint32_t i = 0; i < k; i++)
             row[i] = rndf() * (1 + (rnd() % 4));
+        if (t == ARIA_T_I2_S) { /* valid codes only: 0, 1, 2 */
+            int8_t *tern = malloc(k);
+            for (uint32_t i = 0; i < k; i++)
+                tern[i] = (int8_t)(rnd() % 3) - 1;
+            aria_i2s_pack_row(tern, dst, k);
+            free(tern);
+            continue;
+        }
         if (aria_quantize_row(t, row, dst, k) == ARIA_OK)
             continue;
         for (size_t i = 0; i < rb; i++)
