@@ -180,6 +180,14 @@ static inline __m256i trits32(__m128i a, __m128i b, int n)
     return _mm256_permute4x64_epi64(p, 0xD8);
 }
 
+/* trits16 with a multiplier per lane (for the qh bytes). */
+static inline __m256i trits16m(__m128i q8, __m256i mult)
+{
+    __m256i q = _mm256_cvtepu8_epi16(q8);
+    q = _mm256_and_si256(_mm256_mullo_epi16(q, mult), _mm256_set1_epi16(0xFF));
+    return _mm256_srli_epi16(_mm256_mullo_epi16(q, _mm256_set1_epi16(3)), 8);
+}
+
 static inline float tq1_block(const aria_block_tq1_0 *b, const int8_t *x)
 {
     __m256i acc = _mm256_setzero_si256();
@@ -193,19 +201,15 @@ static inline float tq1_block(const aria_block_tq1_0 *b, const int8_t *x)
         __m256i c = _mm256_permute4x64_epi64(_mm256_packus_epi16(trits16(q2, n), trits16(q2, n + 1)), 0xD8);
         acc = tdot(c, _mm256_loadu_si256((const __m256i *)(x + 160 + 16 * n)), acc);
     }
-    /* the fifth plane of the 16-byte part, and the 16 values of qh, in scalar */
-    int32_t s = 0;
-    for (int m = 0; m < 16; m++) {
-        uint8_t q = (uint8_t)(b->qs[32 + m] * 81);
-        s += (int32_t)((((uint16_t)q * 3) >> 8) - 1) * x[160 + 64 + m];
-    }
-    static const uint8_t pow3[4] = {1, 3, 9, 27};
-    for (int n = 0; n < 4; n++)
-        for (int j = 0; j < 4; j++) {
-            uint8_t q = (uint8_t)(b->qh[j] * pow3[n]);
-            s += (int32_t)((((uint16_t)q * 3) >> 8) - 1) * x[240 + 4 * n + j];
-        }
-    return _cvtsh_ss(b->d) * (hsum_i32(_mm256_madd_epi16(acc, _mm256_set1_epi16(1))) + (float)s);
+    /* the last plane of those 16 bytes (224..239) and the 16 values of qh
+     * (240..255: qh[j] holds 240 + j + 4n) in one 32-lane step */
+    uint32_t qh;
+    memcpy(&qh, b->qh, 4);
+    const __m256i mult = _mm256_setr_epi16(1, 1, 1, 1, 3, 3, 3, 3, 9, 9, 9, 9, 27, 27, 27, 27);
+    __m256i c = _mm256_permute4x64_epi64(
+        _mm256_packus_epi16(trits16(q2, 4), trits16m(_mm_set1_epi32((int)qh), mult)), 0xD8);
+    acc = tdot(c, _mm256_loadu_si256((const __m256i *)(x + 224)), acc);
+    return _cvtsh_ss(b->d) * hsum_i32(_mm256_madd_epi16(acc, _mm256_set1_epi16(1)));
 }
 
 /* I2_S: groups of 128, byte j holds element 32g + j at bits 6 - 2g; one
