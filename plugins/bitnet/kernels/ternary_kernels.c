@@ -226,11 +226,113 @@ static inline __m256i i2s_group(const uint8_t *q8, const int8_t *x, __m256i acc)
     return tdot(_mm256_and_si256(q, three), _mm256_loadu_si256((const __m256i *)(x + 96)), acc);
 }
 
-/* Rows outer, columns inner: for a prompt, a weight row is read from memory
- * once and reused from L1 for every column. */
+/* ---- prompts: decode a row once, reuse it for every column ------------- */
+
+#define MAX_DECODE 32768 /* row length decoded on the stack */
+
+/* Writes the row's weights as int8 -1/0/+1 into c[k] and each 256-block's
+ * scale into d[k/256] (I2_S: 1, its scale is per tensor). */
+static void decode_row(uint32_t t, const uint8_t *w, uint32_t k, int8_t *c, float *d)
+{
+    const __m256i three = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+    if (t == ARIA_T_I2_S) {
+        for (uint32_t g = 0; g < k; g += 128) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(w + g / 4));
+            for (int p = 0; p < 4; p++)
+                _mm256_storeu_si256((__m256i *)(c + g + 32 * p),
+                                    _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(q, 6 - 2 * p), three), one));
+        }
+        for (uint32_t b = 0; b < k / 256; b++)
+            d[b] = 1.0f;
+    } else if (t == ARIA_T_TQ2_0) {
+        const aria_block_tq2_0 *bl = (const aria_block_tq2_0 *)w;
+        for (uint32_t b = 0; b < k / 256; b++) {
+            d[b] = _cvtsh_ss(bl[b].d);
+            for (int h = 0; h < 2; h++) {
+                __m256i q = _mm256_loadu_si256((const __m256i *)(bl[b].qs + 32 * h));
+                for (int l = 0; l < 4; l++)
+                    _mm256_storeu_si256((__m256i *)(c + 256 * b + 128 * h + 32 * l),
+                                        _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(q, 2 * l), three), one));
+            }
+        }
+    } else {
+        const aria_block_tq1_0 *bl = (const aria_block_tq1_0 *)w;
+        const __m256i mult = _mm256_setr_epi16(1, 1, 1, 1, 3, 3, 3, 3, 9, 9, 9, 9, 27, 27, 27, 27);
+        for (uint32_t b = 0; b < k / 256; b++) {
+            int8_t *cb = c + 256 * b;
+            d[b] = _cvtsh_ss(bl[b].d);
+            __m128i q0 = _mm_loadu_si128((const __m128i *)bl[b].qs);
+            __m128i q1 = _mm_loadu_si128((const __m128i *)(bl[b].qs + 16));
+            __m128i q2 = _mm_loadu_si128((const __m128i *)(bl[b].qs + 32));
+            for (int n = 0; n < 5; n++)
+                _mm256_storeu_si256((__m256i *)(cb + 32 * n), _mm256_sub_epi8(trits32(q0, q1, n), one));
+            for (int n = 0; n < 4; n += 2)
+                _mm256_storeu_si256((__m256i *)(cb + 160 + 16 * n),
+                                    _mm256_sub_epi8(_mm256_permute4x64_epi64(
+                                        _mm256_packus_epi16(trits16(q2, n), trits16(q2, n + 1)), 0xD8), one));
+            uint32_t qh;
+            memcpy(&qh, bl[b].qh, 4);
+            __m256i cc = _mm256_permute4x64_epi64(
+                _mm256_packus_epi16(trits16(q2, 4), trits16m(_mm_set1_epi32((int)qh), mult)), 0xD8);
+            _mm256_storeu_si256((__m256i *)(cb + 224), _mm256_sub_epi8(cc, one));
+        }
+    }
+}
+
+/* Sum over blocks of d[b] * sum(c * x), with c in {-1, 0, 1}. */
+static inline float dot_codes(const int8_t *c, const float *d, const int8_t *x, uint32_t k,
+                              int per_tensor)
+{
+    const __m256i one = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+    if (per_tensor) {
+        __m256i a32 = _mm256_setzero_si256();
+        for (uint32_t i = 0; i < k; i += 1024) {
+            __m256i a16 = _mm256_setzero_si256();
+            for (uint32_t j = i; j < i + 1024 && j < k; j += 32) {
+                __m256i p = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(x + j)),
+                                             _mm256_loadu_si256((const __m256i *)(c + j)));
+                a16 = _mm256_add_epi16(a16, _mm256_maddubs_epi16(one, p));
+            }
+            a32 = _mm256_add_epi32(a32, _mm256_madd_epi16(a16, ones16));
+        }
+        return hsum_i32(a32);
+    }
+    __m256 acc = _mm256_setzero_ps();
+    for (uint32_t b = 0; b < k / 256; b++) {
+        __m256i a16 = _mm256_setzero_si256();
+        for (uint32_t j = 256 * b; j < 256 * b + 256; j += 32) {
+            __m256i p = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(x + j)),
+                                         _mm256_loadu_si256((const __m256i *)(c + j)));
+            a16 = _mm256_add_epi16(a16, _mm256_maddubs_epi16(one, p));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d[b]), _mm256_cvtepi32_ps(_mm256_madd_epi16(a16, ones16)), acc);
+    }
+    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    s4 = _mm_add_ss(s4, _mm_movehdup_ps(s4));
+    return _mm_cvtss_f32(s4);
+}
+
+/* Generation (one column) streams each row once through the fused
+ * decode-and-dot kernels; prompts decode a row once into int8 codes and
+ * reuse them for every column. */
 static void mm_simd(const aria_mm *m)
 {
     const __m256i ones = _mm256_set1_epi16(1);
+    if (m->n > 1 && m->k <= MAX_DECODE) {
+        int8_t codes[MAX_DECODE] __attribute__((aligned(32)));
+        float d[MAX_DECODE / 256];
+        const int per_tensor = m->wtype == ARIA_T_I2_S;
+        for (uint32_t r = m->r0; r < m->r1; r++) {
+            decode_row(m->wtype, (const uint8_t *)m->w + r * m->w_stride, m->k, codes, d);
+            for (uint32_t j = 0; j < m->n; j++) {
+                const int8_t *x = (const int8_t *)((const uint8_t *)m->x + j * m->x_stride);
+                m->y[(size_t)j * m->y_stride + r] =
+                    dot_codes(codes, d, x, m->k, per_tensor) * row_scale(x, m->k) * m->scale;
+            }
+        }
+        return;
+    }
     for (uint32_t r = m->r0; r < m->r1; r++) {
         const uint8_t *w = (const uint8_t *)m->w + r * m->w_stride;
         for (uint32_t j = 0; j < m->n; j++) {
