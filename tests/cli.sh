@@ -84,6 +84,18 @@ expect_rc 0 "run quantized" "$ARIA" run "$T/q4.gguf" -p "Lily" -n 8 --plugins "$
 expect_rc 2 "quantize bad type" "$ARIA" quantize "$M" "$T/x.gguf" Q3_X
 has "$T/err" "type 'Q3_X' is not one of" "quantize type error"
 if [ ! -e "$T/x.gguf" ] && [ ! -e "$T/x.gguf.tmp" ]; then ok; else bad "a refused quantize left a file"; fi
+# Ternary conversions: lossless in a chain, refused for weights that are not ternary.
+expect_rc 0 "write tiny-bitnet" "$ARIA" bench --shape tiny-bitnet --type TQ1_0 --write "$T/t1.gguf"
+expect_rc 0 "TQ1_0 -> I2_S" "$ARIA" quantize "$T/t1.gguf" "$T/i2.gguf" I2_S
+expect_rc 0 "I2_S -> TQ2_0" "$ARIA" quantize "$T/i2.gguf" "$T/t2.gguf" TQ2_0
+expect_rc 0 "TQ2_0 -> TQ1_0" "$ARIA" quantize "$T/t2.gguf" "$T/t1b.gguf" TQ1_0
+for f in t1 i2 t2 t1b; do "$ARIA" run "$T/$f.gguf" -p "abc" -n 8 --plugins "$PLUG" 2>/dev/null >"$T/$f.txt"; done
+if cmp -s "$T/t1.txt" "$T/i2.txt" && cmp -s "$T/t1.txt" "$T/t2.txt" && cmp -s "$T/t1.txt" "$T/t1b.txt"; then ok; else bad "ternary conversions changed the output"; fi
+"$ARIA" model info "$T/i2.gguf" --plugins "$PLUG" >"$T/out"
+has "$T/out" "backend      bitnet (score 100)" "ternary files go to the bitnet backend"
+expect_rc 0 "write tiny F32" "$ARIA" bench --shape tiny --type F32 --write "$T/f32.gguf"
+expect_rc 1 "F32 noise -> I2_S refused" "$ARIA" quantize "$T/f32.gguf" "$T/bad.gguf" I2_S
+has "$T/err" "is not -s, 0 or +s" "non-ternary refusal names the problem"
 expect_rc 0 "bench tiny" "$ARIA" bench --shape tiny --type Q8_0 -p 16 -n 4 -r 1 --json --plugins "$PLUG"
 if python3 - "$T/out" <<'PY'
 import json, sys
