@@ -61,6 +61,33 @@ size_t ari_config_schema_count(void);
 void ari_config_schema_at(size_t i, const char **section, const char **key, const char **def,
                           const char **help);
 
+/* One key of the built-in schema, in full. */
+typedef struct ari_config_key_info {
+    const char *section, *key;
+    uint32_t type;       /* aria_cfg_type */
+    const char *def;     /* default as text; "" = empty */
+    double min, max;     /* for INT and DOUBLE */
+    const char *choices; /* ENUM: "a|b|c"; a LIST whose items are restricted: the
+                            same; else NULL */
+    const char *unit;    /* "s", "MiB", "%", ...; "" when none */
+    const char *help;    /* one line */
+} ari_config_key_info;
+
+/* Entry i of ari_config_schema_count(), or NULL past the end. */
+const ari_config_key_info *ari_config_schema_key(size_t i);
+
+/* After every plugin declared its keys: records one message per [plugin.NAME]
+ * section that no plugin claimed ("PATH:LINE: [plugin.x] no plugin named 'x'
+ * is loaded"), so a misspelt plugin name does not go unnoticed. Returns
+ * ARIA_OK when there was none, else ARIA_ERR_NOT_FOUND. */
+aria_err ari_config_check_unclaimed(ari_config *cfg);
+
+/* [consent] schedule: true when minute_of_day (0..1439, local time) falls in
+ * one of its windows ("always", or "HH:MM-HH:MM,..." where a window whose
+ * end is before its start crosses midnight). False for an invalid schedule,
+ * so a value that somehow escaped validation grants nothing. */
+int ari_config_schedule_allows(const char *schedule, int minute_of_day);
+
 /* The path last loaded, or NULL. */
 const char *ari_config_path(const ari_config *cfg);
 

@@ -211,7 +211,7 @@ aria_err ari_load_file(ari_registry *reg, const char *path,
                        "plugin '%s' is disabled by aria.ini [plugins]", d->name);
         goto fail;
     }
-    if (cfg && d->n_cfg_keys) {
+    if (cfg) { /* with no keys too: the section is claimed, and checked empty */
         size_t before = ari_config_n_errors(cfg);
         if (ari_config_add_plugin_schema(cfg, d->name, d->cfg_keys, d->n_cfg_keys) != ARIA_OK) {
             for (size_t i = before; i < ari_config_n_errors(cfg); i++)
@@ -317,6 +317,12 @@ int ari_load_dir(ari_registry *reg, const char *dir, const aria_host *host,
             ari_warn("loader", "%s: %s; skipped", found.v[i], m.text);
             ari_registry_skip(reg, found.v[i], m.text);
         }
+    }
+    if (cfg) {
+        size_t before = ari_config_n_errors(cfg);
+        if (ari_config_check_unclaimed(cfg) != ARIA_OK)
+            for (size_t i = before; i < ari_config_n_errors(cfg); i++)
+                ari_warn("config", "%s", ari_config_error(cfg, i));
     }
 out:
     for (size_t i = 0; i < found.n; i++)
