@@ -108,14 +108,14 @@ static void load_dir(const char *dir)
 
 /* Random weights of type t: quantized from random floats where a reference
  * quantizer exists, else random block bytes with sane scales. */
-static void fill_weights(uint32_t t, uint8_t *w, uint32_t rows, uint32_t k)
+static void fill_weights(uint32_t t, uint8_t *w, uint32_t rows, uint32_t k, int ternary)
 {
     size_t rb = aria_row_bytes(t, k);
     float *row = malloc(k * sizeof *row);
     for (uint32_t r = 0; r < rows; r++) {
         uint8_t *dst = w + r * rb;
         for (uint32_t i = 0; i < k; i++)
-            row[i] = rndf() * (1 + (rnd() % 4));
+            row[i] = ternary && r != 5 /* one odd row in a tile */ ? 0.37f * (float)((int)(rnd() % 3) - 1) : rndf() * (1 + (rnd() % 4));
         if (t == ARIA_T_I2_S) { /* valid codes only: 0, 1, 2 */
             int8_t *tern = malloc(k);
             for (uint32_t i = 0; i < k; i++)
@@ -149,14 +149,17 @@ static void fill_weights(uint32_t t, uint8_t *w, uint32_t rows, uint32_t k)
  * consumes the same activation type) or expanded to floats by the reference
  * dequantizer. What remains is float summation order, so the bound is tight:
  * 1e-5 of sum |w * x|. The variant's quantizer is checked on its own. */
-static void check(const variant *ref, const variant *v, uint32_t t, uint32_t k, uint32_t n)
+/* ternary: weights of one scale (as BitNet's), which the ternary kernels
+ * take through their integer tiles; otherwise every block has its own. */
+static void check(const variant *ref, const variant *v, uint32_t t, uint32_t k, uint32_t n,
+                  int ternary)
 {
     const uint32_t rows = 37; /* odd, to cover ragged row ranges */
     size_t rb = aria_row_bytes(t, k);
     uint8_t *w = malloc(rb * rows);
     float *x = malloc(sizeof(float) * k * n), *xs = malloc(sizeof(float) * k * n);
     float *ys = calloc((size_t)rows * n, 4), *yv = calloc((size_t)rows * n, 4);
-    fill_weights(t, w, rows, k);
+    fill_weights(t, w, rows, k, ternary);
     for (uint32_t i = 0; i < k * n; i++)
         x[i] = rndf() * 2;
     int at_v = v->vt->act_type(t), at_s = ref->vt->act_type(t);
@@ -220,9 +223,9 @@ static void check(const variant *ref, const variant *v, uint32_t t, uint32_t k, 
             double bound = 1.5 * 1e-5 * swx + 1e-5;
             double got = yv[(size_t)j * rows + r], want = ys[(size_t)j * rows + r];
             if (!(fabs(got - want) <= bound)) {
-                printf("FAIL: %s/%s %s k=%u n=%u row %u col %u: %.6f, scalar %.6f (bound %.2g)\n",
-                       v->vt->family, v->vt->isa, aria_type_info_get(t)->name, k, n, r, j, got,
-                       want, bound);
+                printf("FAIL: %s/%s %s%s k=%u n=%u row %u col %u: %.6f, scalar %.6f (bound %.2g)\n",
+                       v->vt->family, v->vt->isa, aria_type_info_get(t)->name,
+                       ternary ? " (one scale)" : "", k, n, r, j, got, want, bound);
                 bad = 1;
             }
         }
@@ -254,8 +257,8 @@ int main(int argc, char **argv)
     static const uint32_t types[] = {ARIA_T_F32,  ARIA_T_F16,  ARIA_T_BF16, ARIA_T_Q8_0,
                                      ARIA_T_Q4_0, ARIA_T_Q4_K, ARIA_T_Q5_K, ARIA_T_Q6_K,
                                      ARIA_T_TQ1_0, ARIA_T_TQ2_0, ARIA_T_I2_S};
-    static const uint32_t ks[] = {256, 768, 2048};
-    static const uint32_t ns[] = {1, 3, 4, 9};
+    static const uint32_t ks[] = {256, 384, 768, 2048};
+    static const uint32_t ns[] = {1, 3, 4, 9, 13};
     for (int a = 0; a < n_vars; a++) {
         const variant *v = &vars[a];
         const variant *ref = NULL;
@@ -280,9 +283,12 @@ int main(int argc, char **argv)
             if (ref->vt->act_type(t) < 0 || v->vt->act_type(t) < 0)
                 continue;
             types_run++;
+            int tern = t == ARIA_T_TQ1_0 || t == ARIA_T_TQ2_0;
             for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++)
                 for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
-                    check(ref, v, t, ks[ki], ns[ni]);
+                    if (aria_row_bytes(t, ks[ki])) /* 384: I2_S only */
+                        for (int u = 0; u <= tern; u++)
+                            check(ref, v, t, ks[ki], ns[ni], u);
         }
         printf("%s/%s: %d types checked against scalar\n", v->vt->family, v->vt->isa, types_run);
     }

@@ -2,9 +2,20 @@
  * I2_S), one source built per ISA into ternary-kernels-<isa>.so.
  *
  * Activations are quantized per token to int8 with one absmax scale
- * (ARIA_T_I8_ROW), as BitNet b1.58 was trained. A weight is -1, 0 or +1, so
- * a product is the activation, its negation or nothing: the SIMD variants
- * apply the weight as a sign (vpsignb) and sum bytes, with no multiply.
+ * (ARIA_T_I8_ROW), as BitNet b1.58 was trained. A weight is -1, 0 or +1.
+ * The SIMD variants never expand a weight to -1/0/+1: they take its stored
+ * code c = w + 1 (0, 1 or 2) as an unsigned byte, multiply-add it with the
+ * signed activations (vpdpbusd with AVX-512 VNNI, vpmaddubsw on AVX2, sdot
+ * on NEON), and subtract the activations' sum once:
+ *     sum(w * x) = sum(c * x) - sum(x).
+ * To feed whole vectors of codes without shuffles, the activation row also
+ * carries the activations permuted into the order in which the weights'
+ * bits lie (the "plane" orders below), and the sums of each 256-chunk.
+ *
+ * Generation (one column) decodes and multiplies in one pass over each
+ * row. Prompts decode a tile of rows into codes once and multiply them with
+ * a tile of columns held in registers (TR x TC accumulators), so each code
+ * and each activation vector loaded feeds several products.
  *
  * The scalar variant expands weights and activations to floats and is the
  * reference; every product of integers below 2^24 is exact in float, so the
@@ -14,11 +25,16 @@
 #include <aria/quant.h>
 
 #include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(ARIA_ISA_AVX2) || defined(ARIA_ISA_AVX512)
 #include <immintrin.h>
-#define HAVE_X86_SIMD 1
+#define HAVE_SIMD 1
+#elif defined(ARIA_ISA_NEON)
+#include <arm_neon.h>
+#define HAVE_SIMD 1
 #endif
 
 #if defined(ARIA_ISA_AVX512)
@@ -34,14 +50,16 @@
 static int k_score(const aria_cpu_info *cpu)
 {
 #if defined(ARIA_ISA_AVX512)
-    uint64_t need = ARIA_CPU_AVX512F | ARIA_CPU_AVX512BW | ARIA_CPU_AVX512VL | ARIA_CPU_AVX2 |
-                    ARIA_CPU_FMA | ARIA_CPU_F16C;
+    uint64_t need = ARIA_CPU_AVX512F | ARIA_CPU_AVX512BW | ARIA_CPU_AVX512VL | ARIA_CPU_AVX512VNNI |
+                    ARIA_CPU_AVX2 | ARIA_CPU_FMA | ARIA_CPU_F16C;
     return (cpu->features & need) == need ? 50 : 0;
 #elif defined(ARIA_ISA_AVX2)
     uint64_t need = ARIA_CPU_AVX2 | ARIA_CPU_FMA | ARIA_CPU_F16C;
     return (cpu->features & need) == need ? 30 : 0;
 #elif defined(ARIA_ISA_NEON)
-    return (cpu->features & ARIA_CPU_NEON) ? 20 : 0;
+    /* built with the dot-product extension (sdot) */
+    uint64_t need = ARIA_CPU_NEON | ARIA_CPU_DOTPROD;
+    return (cpu->features & need) == need ? 20 : 0;
 #else
     (void)cpu;
     return 1;
@@ -53,9 +71,39 @@ static int k_act_type(uint32_t w)
     return w == ARIA_T_TQ1_0 || w == ARIA_T_TQ2_0 || w == ARIA_T_I2_S ? ARIA_T_I8_ROW : -1;
 }
 
+/* ---- activation rows ----------------------------------------------------
+ *
+ * An ARIA_T_I8_ROW row of k activations, as this plugin lays it out:
+ *   int8  q[k]          the values, in order (what the reference reads)
+ *   float scale         absmax / 127
+ *   int32 sum           sum of q
+ *   int16 csum[nc]      sum of q over each 256-chunk (nc = ceil(k / 256))
+ *   (padding to 64 bytes)
+ *   int8  xp[k]         "2-bit plane order", the order of TQ2_0 and I2_S
+ *                       bits: in each full 256-chunk, plane p (p = 0..3) is
+ *                       64 bytes: q[32p .. 32p+31] then q[128+32p .. +31];
+ *                       a last half chunk of 128 stays in order
+ *   int8  x1[k/256*320] "TQ1_0 order", when k is a multiple of 256: per
+ *                       block, plane n (n = 0..4) is 64 lanes: lanes 0..31
+ *                       hold q[32n + m], lanes 32..47 q[160 + 16n + m],
+ *                       lanes 48..51 q[240 + 4n + j] (n < 4), the rest 0.
+ */
+#define TQ1_SPAN 320 /* x1 bytes (and decoded codes) per 256 weights */
+#define QH_MASK 0xFFFFFFFFFFFFFull /* 52 bytes: qs[48] and qh[4] */
+
+static size_t act_head(uint32_t k)
+{
+    return ((size_t)k + 8 + 2 * (((size_t)k + 255) / 256) + 63) & ~(size_t)63;
+}
+
+static size_t act_bytes(uint32_t k)
+{
+    return act_head(k) + k + (k % 256 ? 0 : (size_t)k / 256 * TQ1_SPAN);
+}
+
 static size_t k_row_bytes(uint32_t t, uint32_t k)
 {
-    return aria_row_bytes(t, k);
+    return t == ARIA_T_I8_ROW ? (k ? act_bytes(k) : 0) : aria_row_bytes(t, k);
 }
 
 /* int8 per row: q = round(x * 127 / absmax), scale = absmax / 127. */
@@ -72,7 +120,40 @@ static aria_err k_quantize_row(uint32_t t, const float *x, void *dst, uint32_t k
         float v = nearbyintf(x[i] * id);
         q[i] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
     }
-    memcpy(q + k, &scale, sizeof scale);
+    uint8_t *h = (uint8_t *)dst + k;
+    memcpy(h, &scale, sizeof scale);
+    int32_t total = 0;
+    for (uint32_t c = 0; c * 256 < k; c++) {
+        int32_t s = 0;
+        for (uint32_t i = c * 256; i < k && i < c * 256 + 256; i++)
+            s += q[i];
+        int16_t s16 = (int16_t)s; /* |s| <= 256 * 127 */
+        memcpy(h + 8 + 2 * c, &s16, 2);
+        total += s;
+    }
+    memcpy(h + 4, &total, 4);
+    int8_t *xp = (int8_t *)dst + act_head(k);
+    uint32_t full = k / 256 * 256;
+    for (uint32_t c = 0; c < full; c += 256)
+        for (int p = 0; p < 4; p++) {
+            memcpy(xp + c + 64 * p, q + c + 32 * p, 32);
+            memcpy(xp + c + 64 * p + 32, q + c + 128 + 32 * p, 32);
+        }
+    memcpy(xp + full, q + full, k - full);
+    if (k % 256 == 0) {
+        int8_t *x1 = xp + k;
+        for (uint32_t b = 0; b < k / 256; b++) {
+            int8_t *o = x1 + (size_t)b * TQ1_SPAN;
+            const int8_t *s = q + 256 * b;
+            memset(o, 0, TQ1_SPAN);
+            for (int n = 0; n < 5; n++) {
+                memcpy(o + 64 * n, s + 32 * n, 32);
+                memcpy(o + 64 * n + 32, s + 160 + 16 * n, 16);
+                if (n < 4)
+                    memcpy(o + 64 * n + 48, s + 240 + 4 * n, 4);
+            }
+        }
+    }
     return ARIA_OK;
 }
 
@@ -88,6 +169,9 @@ static aria_err k_dequantize_row(uint32_t t, const void *src, float *dst, uint32
     return aria_dequantize_row(t, src, dst, k);
 }
 
+/* ---- scalar reference -------------------------------------------------- */
+
+#if !defined(HAVE_SIMD)
 static float row_scale(const void *x, uint32_t k)
 {
     float s;
@@ -95,9 +179,6 @@ static float row_scale(const void *x, uint32_t k)
     return s;
 }
 
-/* ---- scalar reference -------------------------------------------------- */
-
-#if !defined(HAVE_X86_SIMD)
 static void mm_ref(const aria_mm *m)
 {
     float wf[256];
@@ -108,13 +189,14 @@ static void mm_ref(const aria_mm *m)
             const uint8_t *w = (const uint8_t *)m->w + r * m->w_stride;
             float acc = 0;
             for (uint32_t i = 0; i < m->k; i += 256) {
+                uint32_t len = m->k - i < 256 ? m->k - i : 256; /* I2_S: 128 at the end */
                 if (m->wtype == ARIA_T_I2_S)
-                    aria_i2s_dequantize_row(w + i / 4, 1.0f, wf, 256);
+                    aria_i2s_dequantize_row(w + i / 4, 1.0f, wf, len);
                 else
                     aria_dequantize_row(m->wtype, w + (size_t)(i / 256) * aria_row_bytes(m->wtype, 256),
                                         wf, 256);
                 float s = 0;
-                for (uint32_t l = 0; l < 256; l++)
+                for (uint32_t l = 0; l < len; l++)
                     s += wf[l] * (float)x[i + l];
                 acc += s;
             }
@@ -122,251 +204,428 @@ static void mm_ref(const aria_mm *m)
         }
     }
 }
-
 #endif
 
-#if defined(HAVE_X86_SIMD)
-/* ---- AVX2 -------------------------------------------------------------- */
-
-static inline float hsum_i32(__m256i v)
+#if defined(HAVE_SIMD)
+/* ---- vector primitives --------------------------------------------------
+ * vi: one vector of VB bytes. vdp(acc, u, s): acc (int32 lanes) += the sums
+ * of four products of unsigned bytes u by signed bytes s. */
+#if defined(ARIA_ISA_AVX512)
+typedef __m512i vi;
+#define VB 64
+#define TR 4 /* rows per prompt tile */
+#define TC 6 /* columns per prompt tile */
+static inline vi vload(const void *p) { return _mm512_loadu_si512(p); }
+static inline void vstore(void *p, vi v) { _mm512_storeu_si512(p, v); }
+static inline vi vzero(void) { return _mm512_setzero_si512(); }
+static inline vi vset8(int8_t c) { return _mm512_set1_epi8(c); }
+static inline vi vplane(vi q, int shift) { return _mm512_and_si512(_mm512_srli_epi16(q, (unsigned)shift), vset8(3)); }
+static inline vi vdp(vi acc, vi u, vi s) { return _mm512_dpbusd_epi32(acc, u, s); }
+static inline vi vadd32(vi a, vi b) { return _mm512_add_epi32(a, b); }
+static inline int32_t vhsum(vi v) { return _mm512_reduce_add_epi32(v); }
+static inline vi vmul3(vi v) { return _mm512_add_epi8(_mm512_add_epi8(v, v), v); }
+/* floor(3 v / 256) of each unsigned byte: the leading base-3 digit */
+static inline vi vtrit(vi v)
+{
+    __mmask64 a = _mm512_cmpgt_epu8_mask(v, vset8(85)), b = _mm512_cmpgt_epu8_mask(v, vset8((int8_t)170));
+    return _mm512_mask_blend_epi8(b, _mm512_maskz_mov_epi8(a, vset8(1)), vset8(2));
+}
+static inline float hsum_ps(__m512 v) { return _mm512_reduce_add_ps(v); }
+typedef __m512 vf;
+static inline vf vf_zero(void) { return _mm512_setzero_ps(); }
+static inline vf vf_fma_i(vi a, float d, vf acc) { return _mm512_fmadd_ps(_mm512_cvtepi32_ps(a), _mm512_set1_ps(d), acc); }
+/* the 52 bytes of a TQ1_0 block's qs and qh, zero beyond */
+static inline void tq1_load(const uint8_t *b, vi v[]) { v[0] = _mm512_maskz_loadu_epi8(QH_MASK, b); }
+static inline float f16(aria_f16 h) { return _cvtsh_ss(h); }
+#elif defined(ARIA_ISA_AVX2)
+typedef __m256i vi;
+#define VB 32
+#define TR 2
+#define TC 4
+static inline vi vload(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+static inline void vstore(void *p, vi v) { _mm256_storeu_si256((__m256i *)p, v); }
+static inline vi vzero(void) { return _mm256_setzero_si256(); }
+static inline vi vset8(int8_t c) { return _mm256_set1_epi8(c); }
+static inline vi vplane(vi q, int shift) { return _mm256_and_si256(_mm256_srli_epi16(q, shift), vset8(3)); }
+static inline vi vdp(vi acc, vi u, vi s)
+{
+    /* |pair sum| <= 2 * 2 * 127: vpmaddubsw cannot saturate */
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+}
+static inline vi vadd32(vi a, vi b) { return _mm256_add_epi32(a, b); }
+static inline int32_t vhsum(vi v)
 {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-    return (float)_mm_cvtsi128_si32(s);
+    return _mm_cvtsi128_si32(s);
 }
-
-/* Adds x * (code - 1) for 32 codes 0..2 into 16-bit pair sums. */
-static inline __m256i tdot(__m256i codes, __m256i x, __m256i acc16)
+static inline vi vmul3(vi v) { return _mm256_add_epi8(_mm256_add_epi8(v, v), v); }
+static inline vi vtrit(vi v)
 {
-    const __m256i one = _mm256_set1_epi8(1);
-    __m256i p = _mm256_sign_epi8(x, _mm256_sub_epi8(codes, one));
-    return _mm256_add_epi16(acc16, _mm256_maddubs_epi16(one, p));
+    vi a = _mm256_cmpeq_epi8(_mm256_max_epu8(v, vset8(86)), v);
+    vi b = _mm256_cmpeq_epi8(_mm256_max_epu8(v, vset8((int8_t)171)), v);
+    return _mm256_sub_epi8(_mm256_sub_epi8(vzero(), a), b);
 }
-
-/* TQ2_0: 2-bit codes, block of 256 = two halves of 32 bytes x 4 planes. */
-static inline float tq2_block(const aria_block_tq2_0 *b, const int8_t *x)
+typedef __m256 vf;
+static inline vf vf_zero(void) { return _mm256_setzero_ps(); }
+static inline vf vf_fma_i(vi a, float d, vf acc) { return _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), _mm256_set1_ps(d), acc); }
+static inline float hsum_ps(vf v)
 {
-    const __m256i three = _mm256_set1_epi8(3);
-    __m256i acc = _mm256_setzero_si256();
-    for (int h = 0; h < 2; h++) {
-        __m256i q = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * h));
-        const int8_t *xh = x + 128 * h;
-        acc = tdot(_mm256_and_si256(q, three), _mm256_loadu_si256((const __m256i *)xh), acc);
-        acc = tdot(_mm256_and_si256(_mm256_srli_epi16(q, 2), three),
-                   _mm256_loadu_si256((const __m256i *)(xh + 32)), acc);
-        acc = tdot(_mm256_and_si256(_mm256_srli_epi16(q, 4), three),
-                   _mm256_loadu_si256((const __m256i *)(xh + 64)), acc);
-        acc = tdot(_mm256_and_si256(_mm256_srli_epi16(q, 6), three),
-                   _mm256_loadu_si256((const __m256i *)(xh + 96)), acc);
-    }
-    return _cvtsh_ss(b->d) * hsum_i32(_mm256_madd_epi16(acc, _mm256_set1_epi16(1)));
-}
-
-/* TQ1_0: five trits per byte as a base-3 fraction; trit n of byte q is
- * ((q * 3^n mod 256) * 3) >> 8. Decoded 16 bytes at a time in 16-bit lanes. */
-static inline __m256i trits16(__m128i q8, int n)
-{
-    static const int16_t pow3[5] = {1, 3, 9, 27, 81};
-    __m256i q = _mm256_cvtepu8_epi16(q8);
-    q = _mm256_and_si256(_mm256_mullo_epi16(q, _mm256_set1_epi16(pow3[n])), _mm256_set1_epi16(0xFF));
-    return _mm256_srli_epi16(_mm256_mullo_epi16(q, _mm256_set1_epi16(3)), 8);
-}
-
-/* 32 trits (as bytes 0..2) from two 16-byte groups. */
-static inline __m256i trits32(__m128i a, __m128i b, int n)
-{
-    __m256i p = _mm256_packus_epi16(trits16(a, n), trits16(b, n));
-    return _mm256_permute4x64_epi64(p, 0xD8);
-}
-
-/* trits16 with a multiplier per lane (for the qh bytes). */
-static inline __m256i trits16m(__m128i q8, __m256i mult)
-{
-    __m256i q = _mm256_cvtepu8_epi16(q8);
-    q = _mm256_and_si256(_mm256_mullo_epi16(q, mult), _mm256_set1_epi16(0xFF));
-    return _mm256_srli_epi16(_mm256_mullo_epi16(q, _mm256_set1_epi16(3)), 8);
-}
-
-static inline float tq1_block(const aria_block_tq1_0 *b, const int8_t *x)
-{
-    __m256i acc = _mm256_setzero_si256();
-    __m128i q0 = _mm_loadu_si128((const __m128i *)b->qs);
-    __m128i q1 = _mm_loadu_si128((const __m128i *)(b->qs + 16));
-    __m128i q2 = _mm_loadu_si128((const __m128i *)(b->qs + 32));
-    for (int n = 0; n < 5; n++) /* 160 values: byte m holds m + 32n */
-        acc = tdot(trits32(q0, q1, n), _mm256_loadu_si256((const __m256i *)(x + 32 * n)), acc);
-    /* 80 values: byte 32 + m holds 160 + m + 16n; two n per 32-lane step */
-    for (int n = 0; n < 4; n += 2) {
-        __m256i c = _mm256_permute4x64_epi64(_mm256_packus_epi16(trits16(q2, n), trits16(q2, n + 1)), 0xD8);
-        acc = tdot(c, _mm256_loadu_si256((const __m256i *)(x + 160 + 16 * n)), acc);
-    }
-    /* the last plane of those 16 bytes (224..239) and the 16 values of qh
-     * (240..255: qh[j] holds 240 + j + 4n) in one 32-lane step */
-    uint32_t qh;
-    memcpy(&qh, b->qh, 4);
-    const __m256i mult = _mm256_setr_epi16(1, 1, 1, 1, 3, 3, 3, 3, 9, 9, 9, 9, 27, 27, 27, 27);
-    __m256i c = _mm256_permute4x64_epi64(
-        _mm256_packus_epi16(trits16(q2, 4), trits16m(_mm_set1_epi32((int)qh), mult)), 0xD8);
-    acc = tdot(c, _mm256_loadu_si256((const __m256i *)(x + 224)), acc);
-    return _cvtsh_ss(b->d) * hsum_i32(_mm256_madd_epi16(acc, _mm256_set1_epi16(1)));
-}
-
-/* I2_S: groups of 128, byte j holds element 32g + j at bits 6 - 2g; one
- * scale per tensor, so whole rows accumulate in integers. */
-static inline __m256i i2s_group(const uint8_t *q8, const int8_t *x, __m256i acc)
-{
-    const __m256i three = _mm256_set1_epi8(3);
-    __m256i q = _mm256_loadu_si256((const __m256i *)q8);
-    acc = tdot(_mm256_and_si256(_mm256_srli_epi16(q, 6), three), _mm256_loadu_si256((const __m256i *)x), acc);
-    acc = tdot(_mm256_and_si256(_mm256_srli_epi16(q, 4), three),
-               _mm256_loadu_si256((const __m256i *)(x + 32)), acc);
-    acc = tdot(_mm256_and_si256(_mm256_srli_epi16(q, 2), three),
-               _mm256_loadu_si256((const __m256i *)(x + 64)), acc);
-    return tdot(_mm256_and_si256(q, three), _mm256_loadu_si256((const __m256i *)(x + 96)), acc);
-}
-
-/* ---- prompts: decode a row once, reuse it for every column ------------- */
-
-#define MAX_DECODE 32768 /* row length decoded on the stack */
-
-/* Writes the row's weights as int8 -1/0/+1 into c[k] and each 256-block's
- * scale into d[k/256] (I2_S: 1, its scale is per tensor). */
-static void decode_row(uint32_t t, const uint8_t *w, uint32_t k, int8_t *c, float *d)
-{
-    const __m256i three = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
-    if (t == ARIA_T_I2_S) {
-        for (uint32_t g = 0; g < k; g += 128) {
-            __m256i q = _mm256_loadu_si256((const __m256i *)(w + g / 4));
-            for (int p = 0; p < 4; p++)
-                _mm256_storeu_si256((__m256i *)(c + g + 32 * p),
-                                    _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(q, 6 - 2 * p), three), one));
-        }
-        for (uint32_t b = 0; b < k / 256; b++)
-            d[b] = 1.0f;
-    } else if (t == ARIA_T_TQ2_0) {
-        const aria_block_tq2_0 *bl = (const aria_block_tq2_0 *)w;
-        for (uint32_t b = 0; b < k / 256; b++) {
-            d[b] = _cvtsh_ss(bl[b].d);
-            for (int h = 0; h < 2; h++) {
-                __m256i q = _mm256_loadu_si256((const __m256i *)(bl[b].qs + 32 * h));
-                for (int l = 0; l < 4; l++)
-                    _mm256_storeu_si256((__m256i *)(c + 256 * b + 128 * h + 32 * l),
-                                        _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(q, 2 * l), three), one));
-            }
-        }
-    } else {
-        const aria_block_tq1_0 *bl = (const aria_block_tq1_0 *)w;
-        const __m256i mult = _mm256_setr_epi16(1, 1, 1, 1, 3, 3, 3, 3, 9, 9, 9, 9, 27, 27, 27, 27);
-        for (uint32_t b = 0; b < k / 256; b++) {
-            int8_t *cb = c + 256 * b;
-            d[b] = _cvtsh_ss(bl[b].d);
-            __m128i q0 = _mm_loadu_si128((const __m128i *)bl[b].qs);
-            __m128i q1 = _mm_loadu_si128((const __m128i *)(bl[b].qs + 16));
-            __m128i q2 = _mm_loadu_si128((const __m128i *)(bl[b].qs + 32));
-            for (int n = 0; n < 5; n++)
-                _mm256_storeu_si256((__m256i *)(cb + 32 * n), _mm256_sub_epi8(trits32(q0, q1, n), one));
-            for (int n = 0; n < 4; n += 2)
-                _mm256_storeu_si256((__m256i *)(cb + 160 + 16 * n),
-                                    _mm256_sub_epi8(_mm256_permute4x64_epi64(
-                                        _mm256_packus_epi16(trits16(q2, n), trits16(q2, n + 1)), 0xD8), one));
-            uint32_t qh;
-            memcpy(&qh, bl[b].qh, 4);
-            __m256i cc = _mm256_permute4x64_epi64(
-                _mm256_packus_epi16(trits16(q2, 4), trits16m(_mm_set1_epi32((int)qh), mult)), 0xD8);
-            _mm256_storeu_si256((__m256i *)(cb + 224), _mm256_sub_epi8(cc, one));
-        }
-    }
-}
-
-/* Sum over blocks of d[b] * sum(c * x), with c in {-1, 0, 1}. */
-static inline float dot_codes(const int8_t *c, const float *d, const int8_t *x, uint32_t k,
-                              int per_tensor)
-{
-    const __m256i one = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
-    if (per_tensor) {
-        __m256i a32 = _mm256_setzero_si256();
-        for (uint32_t i = 0; i < k; i += 1024) {
-            __m256i a16 = _mm256_setzero_si256();
-            for (uint32_t j = i; j < i + 1024 && j < k; j += 32) {
-                __m256i p = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(x + j)),
-                                             _mm256_loadu_si256((const __m256i *)(c + j)));
-                a16 = _mm256_add_epi16(a16, _mm256_maddubs_epi16(one, p));
-            }
-            a32 = _mm256_add_epi32(a32, _mm256_madd_epi16(a16, ones16));
-        }
-        return hsum_i32(a32);
-    }
-    __m256 acc = _mm256_setzero_ps();
-    for (uint32_t b = 0; b < k / 256; b++) {
-        __m256i a16 = _mm256_setzero_si256();
-        for (uint32_t j = 256 * b; j < 256 * b + 256; j += 32) {
-            __m256i p = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(x + j)),
-                                         _mm256_loadu_si256((const __m256i *)(c + j)));
-            a16 = _mm256_add_epi16(a16, _mm256_maddubs_epi16(one, p));
-        }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d[b]), _mm256_cvtepi32_ps(_mm256_madd_epi16(a16, ones16)), acc);
-    }
-    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
     s4 = _mm_add_ss(s4, _mm_movehdup_ps(s4));
     return _mm_cvtss_f32(s4);
 }
-
-/* Generation (one column) streams each row once through the fused
- * decode-and-dot kernels; prompts decode a row once into int8 codes and
- * reuse them for every column. */
-static void mm_simd(const aria_mm *m)
+static inline void tq1_load(const uint8_t *b, vi v[])
 {
-    const __m256i ones = _mm256_set1_epi16(1);
-    if (m->n > 1 && m->k <= MAX_DECODE) {
-        int8_t codes[MAX_DECODE] __attribute__((aligned(32)));
-        float d[MAX_DECODE / 256];
-        const int per_tensor = m->wtype == ARIA_T_I2_S;
-        for (uint32_t r = m->r0; r < m->r1; r++) {
-            decode_row(m->wtype, (const uint8_t *)m->w + r * m->w_stride, m->k, codes, d);
-            for (uint32_t j = 0; j < m->n; j++) {
-                const int8_t *x = (const int8_t *)((const uint8_t *)m->x + j * m->x_stride);
-                m->y[(size_t)j * m->y_stride + r] =
-                    dot_codes(codes, d, x, m->k, per_tensor) * row_scale(x, m->k) * m->scale;
+    v[0] = vload(b);
+    /* qs[32..47] and qh: five dwords, the rest zero (no read past the block) */
+    v[1] = _mm256_maskload_epi32((const int *)(b + 32), _mm256_setr_epi32(-1, -1, -1, -1, -1, 0, 0, 0));
+}
+static inline float f16(aria_f16 h) { return _cvtsh_ss(h); }
+#else /* NEON with dotprod */
+typedef uint8x16_t vi;
+#define VB 16
+#define TR 4
+#define TC 4
+static inline vi vload(const void *p) { return vld1q_u8((const uint8_t *)p); }
+static inline void vstore(void *p, vi v) { vst1q_u8((uint8_t *)p, v); }
+static inline vi vzero(void) { return vdupq_n_u8(0); }
+static inline vi vset8(int8_t c) { return vdupq_n_u8((uint8_t)c); }
+static inline vi vplane(vi q, int shift)
+{
+    return vandq_u8(vshlq_u8(q, vdupq_n_s8((int8_t)-shift)), vdupq_n_u8(3));
+}
+/* codes 0..2 are the same as signed bytes: sdot multiplies them exactly */
+static inline vi vdp(vi acc, vi u, vi s)
+{
+    return vreinterpretq_u8_s32(vdotq_s32(vreinterpretq_s32_u8(acc), vreinterpretq_s8_u8(u), vreinterpretq_s8_u8(s)));
+}
+static inline vi vadd32(vi a, vi b)
+{
+    return vreinterpretq_u8_s32(vaddq_s32(vreinterpretq_s32_u8(a), vreinterpretq_s32_u8(b)));
+}
+static inline int32_t vhsum(vi v) { return vaddvq_s32(vreinterpretq_s32_u8(v)); }
+static inline vi vmul3(vi v) { return vmulq_u8(v, vdupq_n_u8(3)); }
+static inline vi vtrit(vi v)
+{
+    return vsubq_u8(vsubq_u8(vdupq_n_u8(0), vcgtq_u8(v, vdupq_n_u8(85))), vcgtq_u8(v, vdupq_n_u8(170)));
+}
+typedef float32x4_t vf;
+static inline vf vf_zero(void) { return vdupq_n_f32(0); }
+static inline vf vf_fma_i(vi a, float d, vf acc)
+{
+    return vfmaq_n_f32(acc, vcvtq_f32_s32(vreinterpretq_s32_u8(a)), d);
+}
+static inline float hsum_ps(vf v) { return vaddvq_f32(v); }
+static inline void tq1_load(const uint8_t *b, vi v[])
+{
+    v[0] = vld1q_u8(b);
+    v[1] = vld1q_u8(b + 16);
+    v[2] = vld1q_u8(b + 32);
+    uint32_t qh;
+    memcpy(&qh, b + 48, 4);
+    v[3] = vreinterpretq_u8_u32(vsetq_lane_u32(qh, vdupq_n_u32(0), 0));
+}
+static inline float f16(aria_f16 h) { return aria_f16_to_f32(h); }
+#endif
+
+#define NV (64 / VB) /* vectors per 64-byte plane */
+
+/* ---- weights: codes in plane order --------------------------------------
+ * Each 256 weights of a row, whatever the type, are read as planes of 64
+ * codes (0, 1, 2) whose activations are the same planes of xp (TQ2_0,
+ * I2_S) or x1 (TQ1_0). TQ2_0 keeps, in qs byte 32h + j, the weights
+ * 128h + 32l + j at bits 2l; I2_S, in byte 32g + j of each 128-group g, the
+ * weight 32p + j at bits 6 - 2p; TQ1_0's qs byte m holds 5 base-3 digits
+ * (m < 32: weights 32n + m; else 160 + 16n + m - 32) and qh byte j four
+ * (240 + 4n + j), each read as the leading digit of (byte * 3^n) mod 256. */
+
+typedef struct wrow {
+    uint32_t t, k;
+    const uint8_t *w;
+} wrow;
+
+static inline float block_d(const wrow *r, uint32_t b)
+{
+    aria_f16 h;
+    if (r->t == ARIA_T_TQ2_0)
+        memcpy(&h, r->w + (size_t)b * sizeof(aria_block_tq2_0) + offsetof(aria_block_tq2_0, d), 2);
+    else
+        memcpy(&h, r->w + (size_t)b * sizeof(aria_block_tq1_0) + offsetof(aria_block_tq1_0, d), 2);
+    return f16(h);
+}
+
+/* Whether every block of the row has the same scale (always for I2_S, and
+ * for TQ1_0/TQ2_0 converted from BitNet's per-tensor scale): the row then
+ * accumulates in integers to the end. */
+static int row_uniform(const wrow *r, float *d)
+{
+    if (r->t == ARIA_T_I2_S) {
+        *d = 1.0f;
+        return 1;
+    }
+    size_t bs = r->t == ARIA_T_TQ2_0 ? sizeof(aria_block_tq2_0) : sizeof(aria_block_tq1_0);
+    size_t off = r->t == ARIA_T_TQ2_0 ? offsetof(aria_block_tq2_0, d) : offsetof(aria_block_tq1_0, d);
+    uint16_t h0, h;
+    memcpy(&h0, r->w + off, 2);
+    for (uint32_t b = 1; b < r->k / 256; b++) {
+        memcpy(&h, r->w + b * bs + off, 2);
+        if (h != h0)
+            return 0;
+    }
+    *d = f16(h0);
+    return 1;
+}
+
+/* Integer sum of codes * activations over 256-chunk b into acc[0..4]. */
+static inline void chunk_dot(const wrow *r, uint32_t b, const int8_t *xp, const int8_t *x1, vi acc[5])
+{
+    if (r->t == ARIA_T_TQ1_0) {
+        vi v[NV];
+        tq1_load(r->w + (size_t)b * sizeof(aria_block_tq1_0), v);
+        const int8_t *xb = x1 + (size_t)b * TQ1_SPAN;
+        for (int n = 0; n < 5; n++)
+            for (int s = 0; s < NV; s++) {
+                acc[n] = vdp(acc[n], vtrit(v[s]), vload(xb + 64 * n + VB * s));
+                v[s] = vmul3(v[s]);
             }
-        }
         return;
     }
-    for (uint32_t r = m->r0; r < m->r1; r++) {
-        const uint8_t *w = (const uint8_t *)m->w + r * m->w_stride;
-        for (uint32_t j = 0; j < m->n; j++) {
-            const int8_t *x = (const int8_t *)((const uint8_t *)m->x + j * m->x_stride);
-            const float sx = row_scale(x, m->k);
-            float acc = 0;
-            if (m->wtype == ARIA_T_I2_S) {
-                __m256i a32 = _mm256_setzero_si256();
-                for (uint32_t i = 0; i < m->k; i += 1024) {
-                    /* 8 groups at most per 16-bit sum: |sum| <= 8 * 4 * 254 */
-                    __m256i a16 = _mm256_setzero_si256();
-                    for (uint32_t g = i; g < i + 1024 && g < m->k; g += 128)
-                        a16 = i2s_group(w + g / 4, x + g, a16);
-                    a32 = _mm256_add_epi32(a32, _mm256_madd_epi16(a16, ones));
-                }
-                acc = hsum_i32(a32);
-            } else if (m->wtype == ARIA_T_TQ2_0) {
-                const aria_block_tq2_0 *b = (const aria_block_tq2_0 *)w;
-                for (uint32_t i = 0; i < m->k / 256; i++)
-                    acc += tq2_block(b + i, x + 256 * i);
-            } else {
-                const aria_block_tq1_0 *b = (const aria_block_tq1_0 *)w;
-                for (uint32_t i = 0; i < m->k / 256; i++)
-                    acc += tq1_block(b + i, x + 256 * i);
-            }
-            m->y[(size_t)j * m->y_stride + r] = acc * sx * m->scale;
+    const uint8_t *q = r->t == ARIA_T_TQ2_0 ? r->w + (size_t)b * sizeof(aria_block_tq2_0) : r->w + (size_t)b * 64;
+    const int8_t *xb = xp + 256 * (size_t)b;
+    for (int s = 0; s < NV; s++) {
+        vi qv = vload(q + VB * s);
+        for (int l = 0; l < 4; l++) {
+            int shift = r->t == ARIA_T_TQ2_0 ? 2 * l : 6 - 2 * l;
+            acc[l] = vdp(acc[l], vplane(qv, shift), vload(xb + 64 * l + VB * s));
         }
     }
 }
-#endif /* HAVE_X86_SIMD */
+
+/* I2_S's last half chunk (k % 256 == 128), in order: sum of w * x. */
+static int32_t i2s_tail(const wrow *r, const int8_t *q)
+{
+    uint32_t c = r->k / 256 * 256;
+    int32_t s = 0;
+    for (uint32_t i = 0; i < 128; i++) {
+        int code = (r->w[c / 4 + i % 32] >> (6 - 2 * (i / 32))) & 3;
+        s += (code - 1) * q[c + i];
+    }
+    return s;
+}
+
+typedef struct xrow {
+    const int8_t *q, *xp, *x1;
+    float s;
+    int32_t sum;
+    const uint8_t *csum;
+} xrow;
+
+static xrow xrow_at(const aria_mm *m, uint32_t j)
+{
+    const uint8_t *p = (const uint8_t *)m->x + (size_t)j * m->x_stride;
+    xrow x = {.q = (const int8_t *)p, .xp = (const int8_t *)p + act_head(m->k), .csum = p + m->k + 8};
+    x.x1 = x.xp + m->k;
+    memcpy(&x.s, p + m->k, 4);
+    memcpy(&x.sum, p + m->k + 4, 4);
+    return x;
+}
+
+static inline int32_t csum_at(const xrow *x, uint32_t c)
+{
+    int16_t v;
+    memcpy(&v, x->csum + 2 * c, 2);
+    return v;
+}
+
+/* dot(W row, x) in units of the weights' codes, before x's scale. */
+static float mv_row(const wrow *r, const xrow *x)
+{
+    const uint32_t nb = r->k / 256;
+    vi acc[5] = {vzero(), vzero(), vzero(), vzero(), vzero()};
+    float d;
+    if (row_uniform(r, &d)) {
+        for (uint32_t b = 0; b < nb; b++)
+            chunk_dot(r, b, x->xp, x->x1, acc);
+        int32_t full = vhsum(vadd32(vadd32(vadd32(acc[0], acc[1]), vadd32(acc[2], acc[3])), acc[4]));
+        int32_t tail = 0;
+        if (r->k % 256) { /* I2_S only */
+            tail = i2s_tail(r, x->q);
+            full -= x->sum - csum_at(x, nb); /* the tail's sum is its own */
+        } else {
+            full -= x->sum;
+        }
+        return d * (float)(full + tail);
+    }
+    /* block scales differ: a float sum of d_b * (codes . x - sum of x) */
+    vf f = vf_zero();
+    float corr = 0;
+    for (uint32_t b = 0; b < nb; b++) {
+        vi a[5] = {vzero(), vzero(), vzero(), vzero(), vzero()};
+        chunk_dot(r, b, x->xp, x->x1, a);
+        float db = block_d(r, b);
+        f = vf_fma_i(vadd32(vadd32(vadd32(a[0], a[1]), vadd32(a[2], a[3])), a[4]), db, f);
+        corr += db * (float)csum_at(x, b);
+    }
+    (void)acc;
+    return hsum_ps(f) - corr;
+}
+
+/* Writes the row's codes in plane order into c (code_span(t, k) bytes). */
+static size_t code_span(uint32_t t, uint32_t k)
+{
+    return t == ARIA_T_TQ1_0 ? (size_t)k / 256 * TQ1_SPAN : k;
+}
+
+static void decode_row(const wrow *r, uint8_t *c)
+{
+    const uint32_t nb = r->k / 256;
+    for (uint32_t b = 0; b < nb; b++) {
+        if (r->t == ARIA_T_TQ1_0) {
+            vi v[NV];
+            tq1_load(r->w + (size_t)b * sizeof(aria_block_tq1_0), v);
+            uint8_t *cb = c + (size_t)b * TQ1_SPAN;
+            for (int n = 0; n < 5; n++)
+                for (int s = 0; s < NV; s++) {
+                    vstore(cb + 64 * n + VB * s, vtrit(v[s]));
+                    v[s] = vmul3(v[s]);
+                }
+            continue;
+        }
+        const uint8_t *q = r->t == ARIA_T_TQ2_0 ? r->w + (size_t)b * sizeof(aria_block_tq2_0) : r->w + (size_t)b * 64;
+        for (int s = 0; s < NV; s++) {
+            vi qv = vload(q + VB * s);
+            for (int l = 0; l < 4; l++)
+                vstore(c + 256 * (size_t)b + 64 * l + VB * s, vplane(qv, r->t == ARIA_T_TQ2_0 ? 2 * l : 6 - 2 * l));
+        }
+    }
+    if (r->k % 256) /* I2_S's half chunk, in order */
+        for (uint32_t i = 0; i < 128; i++)
+            c[256 * nb + i] = (uint8_t)((r->w[64 * nb + i % 32] >> (6 - 2 * (i / 32))) & 3);
+}
+
+/* TR x TC integer dots of code rows c[] with activation columns x[], over
+ * kp bytes (a multiple of 64). */
+static inline __attribute__((always_inline)) void tile(const uint8_t *const c[TR], const int8_t *const x[TC],
+                                                       size_t kp, int32_t out[TR][TC])
+{
+    vi acc[TR][TC];
+    for (int i = 0; i < TR; i++)
+        for (int j = 0; j < TC; j++)
+            acc[i][j] = vzero();
+    for (size_t o = 0; o < kp; o += VB) {
+        vi xv[TC];
+        for (int j = 0; j < TC; j++)
+            xv[j] = vload(x[j] + o);
+        for (int i = 0; i < TR; i++) {
+            vi w = vload(c[i] + o);
+            for (int j = 0; j < TC; j++)
+                acc[i][j] = vdp(acc[i][j], w, xv[j]);
+        }
+    }
+    for (int i = 0; i < TR; i++)
+        for (int j = 0; j < TC; j++)
+            out[i][j] = vhsum(acc[i][j]);
+}
+
+/* Code buffers of the prompt tiles: one per thread, grown as needed. */
+static pthread_key_t buf_key;
+static pthread_once_t buf_once = PTHREAD_ONCE_INIT;
+typedef struct cbuf {
+    size_t cap;
+    uint8_t *p;
+} cbuf;
+static void buf_free(void *b)
+{
+    if (b) {
+        free(((cbuf *)b)->p);
+        free(b);
+    }
+}
+static void buf_init(void) { (void)pthread_key_create(&buf_key, buf_free); }
+
+static uint8_t *codes_buffer(size_t need)
+{
+    pthread_once(&buf_once, buf_init);
+    cbuf *b = pthread_getspecific(buf_key);
+    if (!b) {
+        if (!(b = calloc(1, sizeof *b)))
+            return NULL;
+        if (pthread_setspecific(buf_key, b) != 0) {
+            free(b);
+            return NULL;
+        }
+    }
+    if (b->cap < need) {
+        void *p = NULL;
+        if (posix_memalign(&p, 64, need) != 0)
+            return NULL;
+        free(b->p);
+        b->p = p;
+        b->cap = need;
+    }
+    return b->p;
+}
+
+static void mm_simd(const aria_mm *m)
+{
+    const uint8_t *W = m->w;
+    if (m->n == 1) {
+        const xrow x = xrow_at(m, 0);
+        for (uint32_t r = m->r0; r < m->r1; r++) {
+            const wrow w = {m->wtype, m->k, W + r * m->w_stride};
+            m->y[r] = mv_row(&w, &x) * x.s * m->scale;
+        }
+        return;
+    }
+    const size_t span = code_span(m->wtype, m->k);
+    uint8_t *buf = codes_buffer(span * TR);
+    for (uint32_t r = m->r0; r < m->r1; r += TR) {
+        /* rows with one scale go through the tiles; others one by one */
+        const uint8_t *c[TR];
+        float d[TR];
+        uint32_t rows[TR];
+        int nt = 0;
+        for (uint32_t i = r; i < r + TR && i < m->r1; i++) {
+            const wrow w = {m->wtype, m->k, W + i * m->w_stride};
+            if (buf && m->k % 256 == 0 && row_uniform(&w, &d[nt])) {
+                decode_row(&w, buf + span * (size_t)nt);
+                c[nt] = buf + span * (size_t)nt;
+                rows[nt++] = i;
+                continue;
+            }
+            for (uint32_t j = 0; j < m->n; j++) {
+                const xrow x = xrow_at(m, j);
+                m->y[(size_t)j * m->y_stride + i] = mv_row(&w, &x) * x.s * m->scale;
+            }
+        }
+        if (!nt)
+            continue;
+        for (int i = nt; i < TR; i++)
+            c[i] = c[nt - 1]; /* a short tile repeats its last row */
+        for (uint32_t j = 0; j < m->n; j += TC) {
+            xrow xs[TC];
+            const int8_t *xv[TC];
+            for (int jj = 0; jj < TC; jj++) {
+                xs[jj] = xrow_at(m, j + jj < m->n ? j + jj : m->n - 1);
+                xv[jj] = m->wtype == ARIA_T_TQ1_0 ? xs[jj].x1 : xs[jj].xp;
+            }
+            int32_t out[TR][TC];
+            tile(c, xv, span, out);
+            for (int i = 0; i < nt; i++)
+                for (int jj = 0; jj < TC && j + jj < m->n; jj++)
+                    m->y[(size_t)(j + jj) * m->y_stride + rows[i]] =
+                        d[i] * (float)(out[i][jj] - xs[jj].sum) * xs[jj].s * m->scale;
+        }
+    }
+}
+#endif /* HAVE_SIMD */
 
 static void k_matmul(const aria_mm *m)
 {
-#if defined(HAVE_X86_SIMD)
+#if defined(HAVE_SIMD)
     mm_simd(m);
 #else
     mm_ref(m);
