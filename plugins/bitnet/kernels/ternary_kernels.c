@@ -214,7 +214,7 @@ static void mm_ref(const aria_mm *m)
 typedef __m512i vi;
 #define VB 64
 #define TR 4 /* rows per prompt tile */
-#define TC 6 /* columns per prompt tile */
+#define TC 4 /* columns per prompt tile */
 static inline vi vload(const void *p) { return _mm512_loadu_si512(p); }
 static inline void vstore(void *p, vi v) { _mm512_storeu_si512(p, v); }
 static inline vi vzero(void) { return _mm512_setzero_si512(); }
@@ -508,6 +508,43 @@ static void decode_row(const wrow *r, uint8_t *c)
 
 /* TR x TC integer dots of code rows c[] with activation columns x[], over
  * kp bytes (a multiple of 64). */
+#if defined(ARIA_ISA_AVX2)
+/* Without VNNI a product pair costs vpmaddubsw + vpmaddwd + vpaddd; here the
+ * pairs accumulate in 16 bits (|pair| <= 508, so 64 steps stay below
+ * 32767) and widen once per 64 steps. */
+static inline __attribute__((always_inline)) void tile(const uint8_t *const c[TR], const int8_t *const x[TC],
+                                                       size_t kp, int32_t out[TR][TC])
+{
+    __m256i acc[TR][TC];
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int i = 0; i < TR; i++)
+        for (int j = 0; j < TC; j++)
+            acc[i][j] = vzero();
+    for (size_t o0 = 0; o0 < kp; o0 += 64 * VB) {
+        const size_t o1 = kp - o0 < 64 * VB ? kp : o0 + 64 * VB;
+        __m256i a16[TR][TC];
+        for (int i = 0; i < TR; i++)
+            for (int j = 0; j < TC; j++)
+                a16[i][j] = vzero();
+        for (size_t o = o0; o < o1; o += VB) {
+            __m256i xv[TC];
+            for (int j = 0; j < TC; j++)
+                xv[j] = vload(x[j] + o);
+            for (int i = 0; i < TR; i++) {
+                __m256i w = vload(c[i] + o);
+                for (int j = 0; j < TC; j++)
+                    a16[i][j] = _mm256_add_epi16(a16[i][j], _mm256_maddubs_epi16(w, xv[j]));
+            }
+        }
+        for (int i = 0; i < TR; i++)
+            for (int j = 0; j < TC; j++)
+                acc[i][j] = _mm256_add_epi32(acc[i][j], _mm256_madd_epi16(a16[i][j], ones));
+    }
+    for (int i = 0; i < TR; i++)
+        for (int j = 0; j < TC; j++)
+            out[i][j] = vhsum(acc[i][j]);
+}
+#else
 static inline __attribute__((always_inline)) void tile(const uint8_t *const c[TR], const int8_t *const x[TC],
                                                        size_t kp, int32_t out[TR][TC])
 {
@@ -529,6 +566,7 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *const c[TR
         for (int j = 0; j < TC; j++)
             out[i][j] = vhsum(acc[i][j]);
 }
+#endif
 
 /* Code buffers of the prompt tiles: one per thread, grown as needed. */
 static pthread_key_t buf_key;
