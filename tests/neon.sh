@@ -16,8 +16,12 @@ for k in "$src"/plugins/*/kernels/*_kernels.c; do
     fam=$(basename "$k" _kernels.c)
     $cc "${flags[@]}" -fPIC -shared -fvisibility=hidden -DARIA_ISA_SCALAR "$k" "${sdk[@]}" -lm \
         -o "$out/plugins/$fam-kernels-scalar.so"
-    $cc "${flags[@]}" -fPIC -shared -fvisibility=hidden -DARIA_ISA_NEON -march=armv8.2-a+dotprod+fp16 \
+    $cc "${flags[@]}" -fPIC -shared -fvisibility=hidden -DARIA_ISA_NEON -march=armv8-a \
         "$k" "${sdk[@]}" -lm -o "$out/plugins/$fam-kernels-neon.so"
+    if grep -q ARIA_ISA_NEONDOT "$k"; then
+        $cc "${flags[@]}" -fPIC -shared -fvisibility=hidden -DARIA_ISA_NEONDOT -march=armv8.2-a+dotprod \
+            "$k" "${sdk[@]}" -lm -o "$out/plugins/$fam-kernels-neondot.so"
+    fi
 done
 $cc "${flags[@]}" "$src/tests/kernels/test_kernels.c" "${sdk[@]}" -ldl -lm -o "$out/test_kernels"
 QEMU_LD_PREFIX=/usr/aarch64-linux-gnu qemu-aarch64 -cpu max "$out/test_kernels" "$out/plugins"

@@ -32,15 +32,18 @@
 #if defined(ARIA_ISA_AVX2) || defined(ARIA_ISA_AVX512)
 #include <immintrin.h>
 #define HAVE_SIMD 1
-#elif defined(ARIA_ISA_NEON)
+#elif defined(ARIA_ISA_NEON) || defined(ARIA_ISA_NEONDOT)
 #include <arm_neon.h>
 #define HAVE_SIMD 1
+#define HAVE_NEON 1
 #endif
 
 #if defined(ARIA_ISA_AVX512)
 #define ISA_NAME "avx512"
 #elif defined(ARIA_ISA_AVX2)
 #define ISA_NAME "avx2"
+#elif defined(ARIA_ISA_NEONDOT)
+#define ISA_NAME "neondot"
 #elif defined(ARIA_ISA_NEON)
 #define ISA_NAME "neon"
 #else
@@ -56,10 +59,12 @@ static int k_score(const aria_cpu_info *cpu)
 #elif defined(ARIA_ISA_AVX2)
     uint64_t need = ARIA_CPU_AVX2 | ARIA_CPU_FMA | ARIA_CPU_F16C;
     return (cpu->features & need) == need ? 30 : 0;
-#elif defined(ARIA_ISA_NEON)
+#elif defined(ARIA_ISA_NEONDOT)
     /* built with the dot-product extension (sdot) */
     uint64_t need = ARIA_CPU_NEON | ARIA_CPU_DOTPROD;
-    return (cpu->features & need) == need ? 20 : 0;
+    return (cpu->features & need) == need ? 25 : 0;
+#elif defined(ARIA_ISA_NEON)
+    return (cpu->features & ARIA_CPU_NEON) ? 20 : 0;
 #else
     (void)cpu;
     return 1;
@@ -284,7 +289,7 @@ static inline void tq1_load(const uint8_t *b, vi v[])
     v[1] = _mm256_maskload_epi32((const int *)(b + 32), _mm256_setr_epi32(-1, -1, -1, -1, -1, 0, 0, 0));
 }
 static inline float f16(aria_f16 h) { return _cvtsh_ss(h); }
-#else /* NEON with dotprod */
+#else /* NEON; sdot where the dot-product extension is built in */
 typedef uint8x16_t vi;
 #define VB 16
 #define TR 4
@@ -297,10 +302,16 @@ static inline vi vplane(vi q, int shift)
 {
     return vandq_u8(vshlq_u8(q, vdupq_n_s8((int8_t)-shift)), vdupq_n_u8(3));
 }
-/* codes 0..2 are the same as signed bytes: sdot multiplies them exactly */
+/* codes 0..2 are the same as signed bytes: signed products are exact */
 static inline vi vdp(vi acc, vi u, vi s)
 {
+#if defined(__ARM_FEATURE_DOTPROD)
     return vreinterpretq_u8_s32(vdotq_s32(vreinterpretq_s32_u8(acc), vreinterpretq_s8_u8(u), vreinterpretq_s8_u8(s)));
+#else
+    int8x16_t a = vreinterpretq_s8_u8(u), b = vreinterpretq_s8_u8(s);
+    int32x4_t r = vpadalq_s16(vreinterpretq_s32_u8(acc), vmull_s8(vget_low_s8(a), vget_low_s8(b)));
+    return vreinterpretq_u8_s32(vpadalq_s16(r, vmull_high_s8(a, b)));
+#endif
 }
 static inline vi vadd32(vi a, vi b)
 {
