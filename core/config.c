@@ -341,6 +341,8 @@ static const spec schema[] = {
     INT("models", "max_memory_mb", "0", 0, 16777216, "MiB",
         "memory for loaded models; 0: 80% of RAM"),
     LIST("models", "preload", "", NULL, check_word, "model ids loaded at start"),
+    INT("models", "ctx_size", "4096", 0, 1048576, "positions",
+        "context of each slot; 0: the model's trained context"),
     STR("models", "catalog", "", NULL, F_PATH, "model catalog file; empty: the built-in one"),
     INT("models", "replication", "3", 1, 16, "replicas", "replicas kept per pipeline layer range"),
     LIST("models", "layers", "", NULL, check_layers,

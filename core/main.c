@@ -31,6 +31,8 @@ static const char usage[] =
     "  --threads N        [node] threads: worker threads (0: physical cores)\n"
     "  --log-level L      [node] log_level: error, warn, info or debug\n"
     "  --name NAME        [node] name shown to peers\n"
+    "  --api HOST:PORT    [api] listen: the OpenAI-compatible API (port 0: any free)\n"
+    "  --model FILE       also serve this GGUF file, under its file name (repeatable)\n"
     "  --set S.K=V        set any aria.ini key, e.g. --set api.listen=0.0.0.0:3000\n"
     "  -h, --help         this help; COMMAND --help for a command's\n"
     "  -V, --version      print the version\n"

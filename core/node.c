@@ -2,6 +2,9 @@
  * the data-directory lock, and a clean stop on SIGINT/SIGTERM. */
 #include "node.h"
 
+#include "api.h"
+#include "service.h"
+
 #include "cpu.h"
 #include "host.h"
 #include "loader.h"
@@ -49,6 +52,7 @@ static const struct {
     {"--threads", "node", "threads"},
     {"--log-level", "node", "log_level"},
     {"--name", "node", "name"},
+    {"--api", "api", "listen"},
 };
 
 int ari_opts_parse(ari_opts *o, int *argc, char **argv)
@@ -69,6 +73,8 @@ int ari_opts_parse(ari_opts *o, int *argc, char **argv)
             takes = 2;
         else if (strncmp(a, "--set", fl) == 0 && fl == 5)
             takes = 3;
+        else if (strncmp(a, "--model", fl) == 0 && fl == 7)
+            takes = 5;
         else
             for (size_t s = 0; s < sizeof shorthand / sizeof shorthand[0]; s++)
                 if (strlen(shorthand[s].flag) == fl && strncmp(a, shorthand[s].flag, fl) == 0) {
@@ -92,6 +98,13 @@ int ari_opts_parse(ari_opts *o, int *argc, char **argv)
             o->plugins_dir = val;
         else if (takes == 2)
             o->config_path = val;
+        else if (takes == 5) {
+            if (o->n_models == ARI_MAX_SETS) {
+                fprintf(stderr, "aria-core: too many --model files (max %d)\n", ARI_MAX_SETS);
+                return 2;
+            }
+            o->models[o->n_models++] = val;
+        }
         else if (takes == 4) {
             if (add_set(o, sec, key, val, a))
                 return 2;
@@ -170,8 +183,8 @@ static void abs_path(const char *in, char *out, size_t cap)
     char cwd[PATH_MAX];
     if (in[0] == '/' || !getcwd(cwd, sizeof cwd))
         snprintf(out, cap, "%s", in);
-    else
-        snprintf(out, cap, "%s/%s", cwd, in);
+    else if (snprintf(out, cap, "%s/%s", cwd, in) >= (int)cap)
+        out[cap - 1] = '\0'; /* truncated: the open that follows says so */
 }
 
 int ari_ctx_open(ari_ctx *c, const ari_opts *o, unsigned flags)
@@ -300,56 +313,6 @@ static int lock_data_dir(const char *dir)
     return fd;
 }
 
-/* Models the node could serve: each *.gguf in the models directory goes to
- * the backend that probes it highest. Returns the number with a backend. */
-static int survey_models(ari_ctx *c)
-{
-    char dir[4200];
-    const char *md = ari_config_get(c->cfg, "models", "dir");
-    if (md && md[0])
-        abs_path(md, dir, sizeof dir);
-    else
-        snprintf(dir, sizeof dir, "%s/models", c->data_dir);
-    int served = 0;
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        size_t n = strlen(e->d_name);
-        if (n < 6 || strcmp(e->d_name + n - 5, ".gguf") != 0)
-            continue;
-        char path[4500];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        const ari_iface *best = NULL;
-        aria_probe bp = {{0}};
-        for (size_t i = 0;; i++) {
-            const ari_iface *f = ari_registry_iface(&c->reg, ARIA_IFACE_BACKEND, i);
-            if (!f)
-                break;
-            const aria_backend_vt *vt = f->vt;
-            aria_probe pr = {.hdr = {sizeof pr, 1}};
-            if (vt->probe(f->plugin->ctx, path, &pr, NULL) == ARIA_OK &&
-                pr.score > bp.score) {
-                bp = pr;
-                best = f;
-            }
-        }
-        if (best) {
-            ari_info("models", "%s: backend %s (%s, %s, %u layers)", e->d_name,
-                     ((const aria_backend_vt *)best->vt)->name, bp.arch, bp.format,
-                     bp.n_layers);
-            served++;
-        } else {
-            ari_warn("models", "%s: no loaded backend can serve it", e->d_name);
-        }
-    }
-    if (d)
-        closedir(d);
-    if (!served)
-        ari_info("models", "no model installed: put a GGUF model file in %s "
-                 "(the node runs, but can answer no query until it has one)", dir);
-    return served;
-}
-
 int ari_node_run(const ari_opts *o)
 {
     /* Block the stop signals before any plugin starts a thread, so that
@@ -361,6 +324,8 @@ int ari_node_run(const ari_opts *o)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
 
     ari_ctx c;
+    ari_service *svc = NULL;
+    ari_api *api = NULL;
     int rc = ari_ctx_open(&c, o, ARI_CTX_DATA_DIR);
     int lock = -1;
     if (rc != 0)
@@ -394,7 +359,19 @@ int ari_node_run(const ari_opts *o)
                  c.reg.sel[i].iface ? ((const aria_kernel_vt *)c.reg.sel[i].iface->vt)->isa
                                     : "none",
                  c.reg.sel[i].how);
-    survey_models(&c);
+    aria_msg why = {{0}};
+    svc = ari_service_new(&c, o->models, o->n_models, &why);
+    if (!svc) {
+        fprintf(stderr, "aria-core: %s\n", why.text);
+        rc = 2;
+        goto out;
+    }
+    if (!(api = ari_api_start(&c, svc, &why))) {
+        fprintf(stderr, "aria-core: %s\n", why.text);
+        rc = 1;
+        goto out;
+    }
+    ari_service_preload(svc);
     ari_info("node", "ready (pid %ld); stop with Ctrl-C or SIGTERM", (long)getpid());
 
     int sig = 0;
@@ -402,6 +379,8 @@ int ari_node_run(const ari_opts *o)
     ari_info("node", "%s received; stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     rc = 0;
 out:
+    ari_api_stop(api);
+    ari_service_free(svc);
     ari_ctx_close(&c);
     if (lock >= 0)
         close(lock);

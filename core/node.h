@@ -18,6 +18,8 @@ typedef struct ari_opts {
         const char *flag; /* as typed, for messages */
     } sets[ARI_MAX_SETS];    /* --data-dir, --threads, --log-level, --set */
     size_t n_sets;
+    const char *models[ARI_MAX_SETS]; /* --model FILE, repeatable */
+    size_t n_models;
 } ari_opts;
 
 typedef struct ari_ctx {

@@ -1,0 +1,423 @@
+/* service.c — models served, loaded on first use, LRU-unloaded; slots and
+ * the bounded queue in front of them. */
+#include "service.h"
+
+#include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+const char *const ari_err_kind_names[8] = {"bad_request", "not_found", "context_overflow",
+                                           "too_large", "queue_full", "unauthorized",
+                                           "cancelled", "internal"};
+
+typedef struct smodel {
+    ari_model_desc d;
+    /* under svc->mu */
+    int state; /* 0 unloaded, 1 loading, 2 loaded */
+    ari_loaded ld;
+    uint64_t mem;       /* bytes counted against max_memory while loaded */
+    uint64_t last_used; /* ns */
+    aria_session **sess;
+    uint8_t *busy;
+    uint32_t n_slots, n_ctx;
+    ari_model_stats st;
+} smodel;
+
+struct ari_service {
+    ari_ctx *c;
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* a slot freed or a load ended */
+    smodel *m;
+    size_t n;
+    uint32_t slots, queue_depth, ctx_size;
+    uint64_t max_mem, used_mem;
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static aria_err add_model(ari_service *s, const char *path, const char *id, aria_msg *why)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (!strcmp(s->m[i].d.id, id))
+            return aria_fail(why, ARIA_ERR_EXISTS, "%s: a model named '%s' is already served (%s)",
+                             path, id, s->m[i].d.path);
+    const ari_iface *f;
+    aria_probe pr;
+    aria_err e = ari_model_pick(&s->c->reg, path, &f, &pr, why);
+    if (e != ARIA_OK)
+        return e;
+    smodel *nm = realloc(s->m, (s->n + 1) * sizeof *nm);
+    if (!nm)
+        return aria_fail(why, ARIA_ERR_NOMEM, "out of memory");
+    s->m = nm;
+    smodel *m = &s->m[s->n];
+    memset(m, 0, sizeof *m);
+    snprintf(m->d.id, sizeof m->d.id, "%s", id);
+    snprintf(m->d.path, sizeof m->d.path, "%s", path);
+    m->d.backend = ((const aria_backend_vt *)f->vt)->name;
+    m->d.probe = pr;
+    m->d.tiers = pr.tiers ? pr.tiers : ((const aria_backend_vt *)f->vt)->tiers;
+    s->n++;
+    ari_info("models", "%s: %s via backend %s (%s, %s, %u layers)", id, path, m->d.backend,
+             pr.arch, pr.format, pr.n_layers);
+    return ARIA_OK;
+}
+
+static const char *base_name(const char *p)
+{
+    const char *b = strrchr(p, '/');
+    return b ? b + 1 : p;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+ari_service *ari_service_new(ari_ctx *c, const char *const *extra, size_t n_extra, aria_msg *why)
+{
+    ari_service *s = calloc(1, sizeof *s);
+    if (!s) {
+        aria_fail(why, ARIA_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    s->c = c;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    s->slots = (uint32_t)ari_config_get_int(c->cfg, "api", "slots_per_model", 2);
+    s->queue_depth = (uint32_t)ari_config_get_int(c->cfg, "api", "queue_depth", 64);
+    s->ctx_size = (uint32_t)ari_config_get_int(c->cfg, "models", "ctx_size", 4096);
+    uint64_t mb = (uint64_t)ari_config_get_int(c->cfg, "models", "max_memory_mb", 0);
+    s->max_mem = mb ? mb << 20 : c->cpu.ram_bytes / 10 * 8;
+    if (!s->max_mem)
+        s->max_mem = 4ull << 30;
+
+    for (size_t i = 0; i < n_extra; i++) {
+        struct stat st;
+        if (stat(extra[i], &st) != 0 || !S_ISREG(st.st_mode)) {
+            aria_fail(why, ARIA_ERR_NOT_FOUND, "--model %s: %s", extra[i],
+                      errno ? strerror(errno) : "not a regular file");
+            ari_service_free(s);
+            return NULL;
+        }
+        char p[4096];
+        if (!realpath(extra[i], p))
+            snprintf(p, sizeof p, "%s", extra[i]);
+        aria_msg m = {{0}};
+        if (add_model(s, p, base_name(extra[i]), &m) != ARIA_OK) {
+            aria_fail(why, ARIA_ERR_UNSUPPORTED, "--model %s: %s", extra[i], m.text);
+            ari_service_free(s);
+            return NULL;
+        }
+    }
+    char dir[4200];
+    const char *md = ari_config_get(c->cfg, "models", "dir");
+    if (md && md[0])
+        snprintf(dir, sizeof dir, "%s", md);
+    else
+        snprintf(dir, sizeof dir, "%s/models", c->data_dir);
+    DIR *d = opendir(dir);
+    char **names = NULL;
+    size_t nn = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l < 6 || strcmp(e->d_name + l - 5, ".gguf") != 0)
+            continue;
+        char **nv = realloc(names, (nn + 1) * sizeof *nv);
+        if (!nv || !(nv[nn] = strdup(e->d_name))) {
+            names = nv ? nv : names;
+            break;
+        }
+        names = nv;
+        nn++;
+    }
+    if (d)
+        closedir(d);
+    qsort(names, nn, sizeof *names, cmp_name);
+    for (size_t i = 0; i < nn; i++) {
+        char p[4500];
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        aria_msg m = {{0}};
+        if (add_model(s, p, names[i], &m) != ARIA_OK)
+            ari_warn("models", "%s: not served: %s", p, m.text);
+        free(names[i]);
+    }
+    free(names);
+    if (!s->n)
+        ari_info("models", "no model to serve: put a GGUF file in %s or pass --model FILE "
+                 "(the node runs, but can answer no query until it has one)", dir);
+    return s;
+}
+
+static void unload_locked(ari_service *s, smodel *m)
+{
+    for (uint32_t i = 0; i < m->n_slots; i++)
+        if (m->sess[i])
+            m->ld.vt->session_free(m->sess[i]);
+    free(m->sess);
+    free(m->busy);
+    m->sess = NULL;
+    m->busy = NULL;
+    m->n_slots = 0;
+    ari_model_unload(&m->ld);
+    s->used_mem -= m->mem;
+    m->mem = 0;
+    m->state = 0;
+    m->st.loaded = 0;
+    m->st.unloads++;
+}
+
+void ari_service_free(ari_service *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->m[i].state == 2)
+            unload_locked(s, &s->m[i]);
+    free(s->m);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s);
+}
+
+size_t ari_service_count(const ari_service *s) { return s ? s->n : 0; }
+const ari_model_desc *ari_service_desc(const ari_service *s, size_t i)
+{
+    return s && i < s->n ? &s->m[i].d : NULL;
+}
+
+long ari_service_find(const ari_service *s, const char *id)
+{
+    for (size_t i = 0; s && i < s->n; i++)
+        if (!strcmp(s->m[i].d.id, id))
+            return (long)i;
+    return -1;
+}
+
+void ari_service_stats(ari_service *s, size_t i, ari_model_stats *out)
+{
+    pthread_mutex_lock(&s->mu);
+    *out = s->m[i].st;
+    pthread_mutex_unlock(&s->mu);
+}
+
+uint32_t ari_service_queue_depth(ari_service *s)
+{
+    uint32_t q = 0;
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->n; i++)
+        q += s->m[i].st.waiting;
+    pthread_mutex_unlock(&s->mu);
+    return q;
+}
+
+/* Memory a loaded model is counted for: its tensors and its slots' caches. */
+static uint64_t model_mem(const smodel *m, uint32_t slots, uint32_t n_ctx)
+{
+    return m->d.probe.weight_bytes + (uint64_t)slots * n_ctx * m->d.probe.kv_bytes_per_tok;
+}
+
+/* Loads m with s->mu held on entry and exit (released while loading). */
+static aria_err load_locked(ari_service *s, smodel *m, aria_msg *why)
+{
+    uint32_t n_ctx = s->ctx_size;
+    if (!n_ctx || (m->d.probe.n_ctx_train && n_ctx > m->d.probe.n_ctx_train))
+        n_ctx = m->d.probe.n_ctx_train ? m->d.probe.n_ctx_train : 2048;
+    uint64_t need = model_mem(m, s->slots, n_ctx);
+    /* make room: unload idle models, least recently used first */
+    while (s->used_mem + need > s->max_mem) {
+        smodel *lru = NULL;
+        for (size_t i = 0; i < s->n; i++) {
+            smodel *o = &s->m[i];
+            int idle = o->state == 2 && o->st.active == 0 && o->st.waiting == 0;
+            if (idle && o != m && (!lru || o->last_used < lru->last_used))
+                lru = o;
+        }
+        if (!lru)
+            break;
+        ari_info("models", "unloading %s (least recently used) to make room for %s", lru->d.id,
+                 m->d.id);
+        unload_locked(s, lru);
+    }
+    if (s->used_mem + need > s->max_mem)
+        return aria_fail(why, ARIA_ERR_UNAVAILABLE,
+                         "model %s needs %llu MiB, and only %llu of [models] max_memory_mb %llu "
+                         "are free (the other models are busy)",
+                         m->d.id, (unsigned long long)(need >> 20),
+                         (unsigned long long)((s->max_mem - s->used_mem) >> 20),
+                         (unsigned long long)(s->max_mem >> 20));
+    m->state = 1;
+    s->used_mem += need;
+    m->mem = need;
+    pthread_mutex_unlock(&s->mu);
+    uint64_t t0 = now_ns();
+    ari_loaded ld;
+    aria_err e = ari_model_load(&s->c->reg, m->d.path, 0, 0, n_ctx, s->c->n_threads, &ld, why);
+    aria_session **sess = NULL;
+    uint8_t *busy = NULL;
+    if (e == ARIA_OK) {
+        sess = calloc(s->slots, sizeof *sess);
+        busy = calloc(s->slots, 1);
+        if (!sess || !busy)
+            e = aria_fail(why, ARIA_ERR_NOMEM, "out of memory");
+        aria_session_params sp = {.hdr = {sizeof sp, 1}, .n_ctx = n_ctx};
+        for (uint32_t i = 0; e == ARIA_OK && i < s->slots; i++)
+            e = ld.vt->session_new(ld.model, &sp, &sess[i], why);
+        if (e != ARIA_OK) {
+            for (uint32_t i = 0; sess && i < s->slots; i++)
+                if (sess[i])
+                    ld.vt->session_free(sess[i]);
+            ari_model_unload(&ld);
+        }
+    }
+    pthread_mutex_lock(&s->mu);
+    if (e != ARIA_OK) {
+        free(sess);
+        free(busy);
+        s->used_mem -= m->mem;
+        m->mem = 0;
+        m->state = 0;
+        pthread_cond_broadcast(&s->cv);
+        return e;
+    }
+    m->ld = ld;
+    m->sess = sess;
+    m->busy = busy;
+    m->n_slots = s->slots;
+    m->n_ctx = n_ctx;
+    m->state = 2;
+    m->st.loaded = 1;
+    m->st.loads++;
+    ari_info("models", "loaded %s in %.1f s (%u slots of %u positions, %llu MiB counted)",
+             m->d.id, (double)(now_ns() - t0) / 1e9, s->slots, n_ctx,
+             (unsigned long long)(m->mem >> 20));
+    pthread_cond_broadcast(&s->cv);
+    return ARIA_OK;
+}
+
+aria_err ari_service_acquire(ari_service *s, size_t i, int (*gone)(void *), void *user,
+                             uint64_t deadline_ns, ari_lease *out, aria_msg *why)
+{
+    memset(out, 0, sizeof *out);
+    if (i >= s->n)
+        return aria_fail(why, ARIA_ERR_NOT_FOUND, "no such model");
+    smodel *m = &s->m[i];
+    pthread_mutex_lock(&s->mu);
+    if (m->st.waiting >= s->queue_depth &&
+        !(m->state == 2 && m->st.active < m->n_slots && m->st.waiting == 0)) {
+        pthread_mutex_unlock(&s->mu);
+        return aria_fail(why, ARIA_ERR_BUSY, "model %s: %u requests are already waiting "
+                         "([api] queue_depth)", m->d.id, m->st.waiting);
+    }
+    m->st.waiting++;
+    aria_err e = ARIA_OK;
+    for (;;) {
+        if (m->state == 0) {
+            e = load_locked(s, m, why);
+            if (e != ARIA_OK)
+                break;
+        }
+        if (m->state == 2 && m->st.active < m->n_slots)
+            break;
+        if (gone && gone(user)) {
+            e = aria_fail(why, ARIA_ERR_CANCELLED, "the client went away");
+            break;
+        }
+        uint64_t now = now_ns();
+        if (deadline_ns && now >= deadline_ns) {
+            e = aria_fail(why, ARIA_ERR_TIMEOUT, "no slot of %s came free before the request's "
+                          "deadline ([api] request_timeout_s)", m->d.id);
+            break;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    }
+    m->st.waiting--;
+    if (e == ARIA_OK) {
+        uint32_t k = 0;
+        while (m->busy[k])
+            k++;
+        m->busy[k] = 1;
+        m->st.active++;
+        m->last_used = now_ns();
+        *out = (ari_lease){.svc = s, .model = i, .slot = k, .vt = m->ld.vt, .m = m->ld.model,
+                           .sess = m->sess[k], .n_ctx = m->n_ctx};
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (e == ARIA_OK)
+        e = out->vt->session_truncate(out->sess, 0);
+    return e;
+}
+
+void ari_service_release(ari_lease *l)
+{
+    if (!l->svc)
+        return;
+    ari_service *s = l->svc;
+    pthread_mutex_lock(&s->mu);
+    smodel *m = &s->m[l->model];
+    m->busy[l->slot] = 0;
+    m->st.active--;
+    m->last_used = now_ns();
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    l->svc = NULL;
+}
+
+void ari_service_record(ari_service *s, size_t i, int kind, uint32_t n_prompt, uint32_t n_gen,
+                        double prompt_s, double gen_s)
+{
+    if (i >= s->n)
+        return;
+    pthread_mutex_lock(&s->mu);
+    ari_model_stats *st = &s->m[i].st;
+    st->requests++;
+    if (kind >= 0 && kind < 8)
+        st->errors[kind]++;
+    st->prompt_tokens += n_prompt;
+    st->completion_tokens += n_gen;
+    st->prompt_s += prompt_s;
+    st->gen_s += gen_s;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void ari_service_preload(ari_service *s)
+{
+    const char *pre = ari_config_get(s->c->cfg, "models", "preload");
+    if (!pre || !*pre)
+        return;
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", pre);
+    for (char *sv, *t = strtok_r(buf, ", ", &sv); t; t = strtok_r(NULL, ", ", &sv)) {
+        long i = ari_service_find(s, t);
+        if (i < 0) {
+            ari_warn("models", "[models] preload: no model named '%s' is served", t);
+            continue;
+        }
+        aria_msg why = {{0}};
+        pthread_mutex_lock(&s->mu);
+        aria_err e = s->m[i].state == 0 ? load_locked(s, &s->m[i], &why) : ARIA_OK;
+        pthread_mutex_unlock(&s->mu);
+        if (e != ARIA_OK)
+            ari_warn("models", "[models] preload %s: %s", t, why.text);
+    }
+}
