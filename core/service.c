@@ -316,8 +316,10 @@ aria_err ari_service_acquire(ari_service *s, size_t i, int (*gone)(void *), void
         return aria_fail(why, ARIA_ERR_NOT_FOUND, "no such model");
     smodel *m = &s->m[i];
     pthread_mutex_lock(&s->mu);
-    if (m->st.waiting >= s->queue_depth &&
-        !(m->state == 2 && m->st.active < m->n_slots && m->st.waiting == 0)) {
+    /* a request waits when every slot is taken, or while the model loads;
+     * the first request to an unloaded model loads it and never counts */
+    int free_now = m->state == 2 && m->st.active < m->n_slots && m->st.waiting == 0;
+    if (!free_now && m->state != 0 && m->st.waiting >= s->queue_depth) {
         pthread_mutex_unlock(&s->mu);
         return aria_fail(why, ARIA_ERR_BUSY, "model %s: %u requests are already waiting "
                          "([api] queue_depth)", m->d.id, m->st.waiting);

@@ -135,7 +135,7 @@ then ok; else bad "plugins --json with a [kernels] override"; fi
 # The node: starts, reports each bad plugin in one line, keeps running,
 # holds its data directory, stops cleanly on SIGTERM and on SIGINT.
 D="$T/data"
-"$ARIA" --plugins "$P" --data-dir "$D" --log-level info >"$T/node.out" 2>"$T/node.log" &
+"$ARIA" --plugins "$P" --data-dir "$D" --api 127.0.0.1:0 --log-level info >"$T/node.out" 2>"$T/node.log" &
 node_pid=$!
 for _ in $(seq 1 100); do grep -q "ready" "$T/node.log" && break; sleep 0.1; done
 has "$T/node.log" "ready" "node ready"
@@ -145,7 +145,7 @@ has "$T/node.log" "no-entry.so: no aria_plugin_entry symbol: not an ARIA plugin;
 has "$T/node.log" "init-fails.so: init of 'init-fails' failed: device /dev/test0 not present; skipped" "init line"
 has "$T/node.log" "truncated.so: not a loadable shared object" "truncated line"
 has "$T/node.log" "readme.so: not a loadable shared object" "junk line"
-has "$T/node.log" "no model installed" "no-model hint"
+has "$T/node.log" "no model to serve" "no-model hint"
 has "$T/node.log" "test: fast (highest score (20))" "kernel choice logged"
 if kill -0 "$node_pid" 2>/dev/null; then ok; else bad "node died"; fi
 expect_rc 1 "second node on the same data dir" "$ARIA" --plugins "$P" --data-dir "$D"
@@ -157,7 +157,7 @@ has "$T/node.log" "SIGTERM received; stopping" "SIGTERM logged"
 has "$T/node.log" "stopped" "clean stop"
 node_pid=""
 
-"$ARIA" --plugins "$P" --data-dir "$D" >"$T/node.out" 2>"$T/node.log" &
+"$ARIA" --plugins "$P" --data-dir "$D" --api 127.0.0.1:0 >"$T/node.out" 2>"$T/node.log" &
 node_pid=$!
 for _ in $(seq 1 100); do grep -q "ready" "$T/node.log" && break; sleep 0.1; done
 kill -INT "$node_pid"
