@@ -16,3 +16,9 @@ if [ "${#missing[@]}" -gt 0 ] || [ "${1:-}" = "--always" ]; then
     $sudo apt-get update -q
     $sudo apt-get install -y -q --no-install-recommends "${pkgs[@]}"
 fi
+# node and npm run the openai client test (tests/client)
+if ! command -v npm >/dev/null; then
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get install -y -q --no-install-recommends nodejs npm
+fi
