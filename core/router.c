@@ -21,7 +21,16 @@ static const char *const code_words[] = {
     "algorithm", "recursion", "recursive", "array", "pointer", "struct", "loop", "script",
     "code", "coding", "program", "implement", "unittest", "repository", "async", "await",
     "endpoint", "database", "query", "linux", "shell", "lambda", "integer", "string", "boolean",
-    NULL};
+    "return", "commit", "branch", "merge", "compile", "library", "framework", "syntax", NULL};
+/* Words that alone say "code" (they count twice). */
+static const char *const code_strong[] = {
+    "python", "javascript", "typescript", "golang", "c++", "sql", "regex", "segfault",
+    "traceback", "stacktrace", "git", "docker", "kubernetes", "npm", "html", "css", "json",
+    "yaml", "compiler", "recursion", "recursive", "refactor", NULL};
+/* Words that alone say "reasoning" (they count twice). */
+static const char *const reasoning_strong[] = {
+    "prove", "proof", "theorem", "lemma", "solve", "equation", "derivative", "integral",
+    "probability", "step by step", "step-by-step", NULL};
 /* Words that point at reasoning: maths, logic, puzzles, proofs. */
 static const char *const reasoning_words[] = {
     "prove", "proof", "theorem", "lemma", "solve", "equation", "calculate", "compute",
@@ -95,7 +104,7 @@ ari_class ari_classify(const char *text, int has_image, char *why, size_t cap)
         if (strstr(low, syntax[i]))
             syn++;
     /* words: runs of letters, digits, '+' (c++) and non-ASCII bytes */
-    int code = 0, reason = 0, foreign = 0, english = 0, words = 0;
+    int code = 0, reason = 0, foreign = 0, english = 0, words = 0, numbers = 0;
     size_t nonascii = 0, letters = 0;
     for (size_t i = 0; i < n;) {
         unsigned char ch = (unsigned char)low[i];
@@ -116,14 +125,15 @@ ari_class ari_classify(const char *text, int has_image, char *why, size_t cap)
             memcpy(w, low + i, j - i);
             w[j - i] = '\0';
             words++;
-            code += in_list(w, code_words);
-            reason += in_list(w, reasoning_words);
+            code += in_list(w, code_words) + 2 * in_list(w, code_strong);
+            reason += in_list(w, reasoning_words) + 2 * in_list(w, reasoning_strong);
+            numbers += isdigit((unsigned char)w[0]) != 0;
             foreign += in_list(w, foreign_words);
             english += in_list(w, english_words);
         }
         i = j;
     }
-    reason += phrases(low, reasoning_words);
+    reason += phrases(low, reasoning_words) + 2 * phrases(low, reasoning_strong);
     /* arithmetic: digits joined by an operator, e.g. "12 * 7", "x^2 + 3" */
     int arith = 0;
     for (size_t i = 0; i + 2 < n; i++) {
@@ -135,8 +145,9 @@ ari_class ari_classify(const char *text, int has_image, char *why, size_t cap)
         snprintf(why, cap, "%d source-like marks, %d programming words", syn, code);
         return ARI_CLASS_CODE;
     }
-    if (reason >= 2 || (reason >= 1 && arith >= 1) || arith >= 2) {
-        snprintf(why, cap, "%d reasoning words, %d arithmetic marks", reason, arith);
+    if (reason >= 2 || (reason >= 1 && (arith >= 1 || numbers >= 2)) || arith >= 2) {
+        snprintf(why, cap, "%d reasoning words, %d arithmetic marks, %d numbers", reason, arith,
+                 numbers);
         return ARI_CLASS_REASONING;
     }
     if ((letters && nonascii * 10 >= letters * 3) || (foreign >= 2 && foreign > english)) {

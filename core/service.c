@@ -146,7 +146,8 @@ ari_service *ari_service_new(ari_ctx *c, const char *const *extra, size_t n_extr
     }
     if (d)
         closedir(d);
-    qsort(names, nn, sizeof *names, cmp_name);
+    if (nn)
+        qsort(names, nn, sizeof *names, cmp_name);
     for (size_t i = 0; i < nn; i++) {
         char p[4500];
         snprintf(p, sizeof p, "%s/%s", dir, names[i]);
