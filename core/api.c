@@ -1005,8 +1005,10 @@ static enum MHD_Result list_models(ari_api *a, struct MHD_Connection *con, const
                               "aria", "tiers", tiers, "backend", d->backend, "arch", d->probe.arch,
                               "format", d->probe.format, "bytes",
                               (json_int_t)d->probe.weight_bytes, "loaded", (int)st.loaded);
-        if (one)
+        if (one) {
+            json_decref(data);
             return send_json(con, 200, m, NULL);
+        }
         json_array_append_new(data, m);
     }
     if (one) {

@@ -204,7 +204,7 @@ then ok; else bad "requests counted"; fi
 
 kill -TERM "$node_pid"
 wait "$node_pid"; rc=$?
-[ "$rc" = 0 ] && ok || bad "node exit $rc after SIGTERM"
+if [ "$rc" = 0 ]; then ok; else bad "node exit $rc after SIGTERM"; grep -v "^info" "$T/node.log" | tail -40; fi
 node_pid=""
 has "$T/node.log" "stopped" "clean stop"
 
