@@ -22,6 +22,7 @@ static const char usage[] =
     "  tokenize FILE -- TEXT  the token ids of TEXT\n"
     "  quantize IN OUT TYPE   convert a model's weights (Q8_0, Q4_0, TQ1_0, ...)\n"
     "  bench FILE|--shape NAME --type T   speed against the memory roofline\n"
+    "  profile list|set NAME  which model tiers the node serves (edits --config)\n"
     "\n"
     "Options (any command, anywhere before \"--\"):\n"
     "  --plugins DIR      plugin directory, searched recursively for *.so\n"
@@ -73,6 +74,8 @@ int main(int argc, char **argv)
         return ari_cmd_model(argc - 1, argv + 1, &o);
     if (!strcmp(cmd, "quantize"))
         return ari_cmd_quantize(argc - 1, argv + 1);
+    if (!strcmp(cmd, "profile"))
+        return ari_cmd_profile(argc - 1, argv + 1, &o);
     if (!strcmp(cmd, "bench"))
         return ari_cmd_bench(argc - 1, argv + 1, &o);
     if (cmd[0] == '-')

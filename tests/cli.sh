@@ -8,6 +8,9 @@ T=$(mktemp -d /tmp/aria-cli-XXXXXX)
 node_pid=""
 cleanup() { [ -n "$node_pid" ] && kill -9 "$node_pid" 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
+mkdir -p "$T/smallproc" "$T/bigproc"
+printf 'MemTotal: 4000000 kB\n' >"$T/smallproc/meminfo"
+printf 'MemTotal: 33000000 kB\n' >"$T/bigproc/meminfo"
 pass=0 fail=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
@@ -165,6 +168,25 @@ wait "$node_pid"; rc=$?
 [ "$rc" = 0 ] && ok || bad "node exit $rc after SIGINT"
 has "$T/node.log" "SIGINT received; stopping" "SIGINT logged"
 node_pid=""
+
+# profile set edits aria.ini in place: one line changes, comments stay
+cp "$SRC/conf/aria.ini" "$T/p.ini"
+expect_rc 0 "profile set full" "$ARIA" --config "$T/p.ini" profile set full --proc "$T/bigproc"
+if [ "$(diff "$SRC/conf/aria.ini" "$T/p.ini" | grep -c '^[<>]')" = 2 ] &&
+    grep -qx "name = full" "$T/p.ini"; then ok; else bad "profile set changed more than one line"; diff "$SRC/conf/aria.ini" "$T/p.ini"; fi
+expect_rc 0 "config check after profile set" "$ARIA" config check "$T/p.ini"
+printf '; my node\n[node]\nthreads = 2\n' >"$T/np.ini"
+expect_rc 0 "profile set, no [profile] section" "$ARIA" --config "$T/np.ini" profile set minimal --proc "$T/bigproc"
+if [ "$(cat "$T/np.ini")" = "$(printf '; my node\n[node]\nthreads = 2\n\n[profile]\nname = minimal')" ]; then ok; else bad "section appended"; cat "$T/np.ini"; fi
+expect_rc 1 "profile too big for RAM" "$ARIA" --config "$T/p.ini" profile set balanced --proc "$T/smallproc"
+has "$T/err" "profile 'balanced' needs 8 GB of RAM; this machine has 4 GB" "RAM refusal"
+grep -qx "name = full" "$T/p.ini" && ok || bad "refused profile changed the file"
+expect_rc 2 "unknown profile" "$ARIA" --config "$T/p.ini" profile set turbo
+has "$T/err" "unknown profile 'turbo'" "unknown profile"
+expect_rc 2 "profile set without --config" "$ARIA" profile set minimal
+has "$T/err" "--config FILE" "profile needs --config"
+expect_rc 0 "profile list" "$ARIA" profile list --proc "$T/smallproc"
+has "$T/out" "no: too little RAM" "profile list says what the machine cannot hold"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
