@@ -1,18 +1,80 @@
-/* cmd_model.c — `aria-core model info FILE`: what a GGUF file holds. Reads
- * the file with the SDK's GGUF reader; the backend that would serve it is
- * asked through the plugins. */
+/* cmd_model.c — `aria-core model list|info|download|import|remove`: the
+ * catalog, the installed models (files in the models directory) and what a
+ * GGUF file holds. */
+#include "catalog.h"
 #include "cmds.h"
+#include "download.h"
 #include "models.h"
 
 #include <aria/gguf.h>
 #include <aria/llm.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char model_usage[] =
-    "usage: aria-core model info FILE\n"
+    "usage: aria-core model list [--json]\n"
+    "       aria-core model info FILE|ID\n"
+    "       aria-core model download ID|URL [--sha256 HEX] [--size BYTES] [--as NAME.gguf]\n"
+    "       aria-core model import FILE [--as NAME.gguf]\n"
+    "       aria-core model remove NAME|ID\n"
     "\n"
-    "Shows a GGUF model's architecture, shapes, tensor types, vocabulary,\n"
-    "chat template and size, and which loaded backend would serve it.\n";
+    "list      the catalog ([models] catalog, else the built-in one) and the\n"
+    "          models installed in the models directory ([models] dir, else\n"
+    "          DATA_DIR/models); the node serves every installed model\n"
+    "info      a GGUF file's architecture, shapes, types, vocabulary, template,\n"
+    "          size and backend; or a catalog entry and where it is installed\n"
+    "download  fetch a catalog model (or any URL) over HTTPS: resumable (run it\n"
+    "          again after an interruption), with a progress bar, size and\n"
+    "          SHA-256 checked, validated as GGUF, and moved into place only\n"
+    "          when whole\n"
+    "import    validate a local GGUF file and copy it into the models directory\n"
+    "remove    delete an installed model\n";
+
+/* The models directory; created (with the data directory) when create. */
+static int models_dir_mk(const ari_ctx *c, char *out, size_t cap, int create)
+{
+    const char *md = ari_config_get(c->cfg, "models", "dir");
+    if (md && md[0])
+        snprintf(out, cap, "%s", md);
+    else
+        snprintf(out, cap, "%s/models", c->data_dir);
+    if (create && mkdir(out, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "aria-core model: %s: %s\n", out, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+#define models_dir(c, out, cap) models_dir_mk(c, out, cap, 0)
+
+static int load_catalog(const ari_ctx *c, ari_catalog *cat)
+{
+    aria_msg why = {{0}};
+    if (ari_catalog_load(ari_config_get(c->cfg, "models", "catalog"), cat, &why) != ARIA_OK) {
+        fprintf(stderr, "aria-core model: %s\n", why.text);
+        return -1;
+    }
+    return 0;
+}
+
+static const char *tier_name(uint32_t t)
+{
+    return t == ARIA_TIER_EFFICIENCY ? "efficiency" : t == ARIA_TIER_QUALITY ? "quality"
+                                                                             : "specialist";
+}
+
+/* A file name that stays inside the models directory. */
+static int plain_name(const char *n)
+{
+    size_t l = strlen(n);
+    return l > 5 && l < 200 && !strchr(n, '/') && n[0] != '.' && !strcmp(n + l - 5, ".gguf");
+}
 
 static void show_str(const aria_gguf *g, const char *label, const char *key)
 {
@@ -93,8 +155,315 @@ static int info(const char *path, const ari_opts *o)
     return 0;
 }
 
+static int list(const ari_opts *o, int json)
+{
+    ari_ctx c;
+    int rc = ari_ctx_open(&c, o, ARI_CTX_QUIET);
+    if (rc)
+        return rc;
+    char dir[4200];
+    ari_catalog cat;
+    if (models_dir(&c, dir, sizeof dir) || load_catalog(&c, &cat)) {
+        ari_ctx_close(&c);
+        return 1;
+    }
+    if (!json)
+        printf("%-30s %-10s %7s %-14s %-9s %s\n", "ID", "TIER", "PARAMS", "LICENSE", "INSTALLED",
+               "SOURCE");
+    else
+        printf("{\"models_dir\": \"%s\", \"catalog\": [", dir);
+    for (size_t i = 0; i < cat.n; i++) {
+        const ari_catalog_entry *e = &cat.e[i];
+        char p[4500];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s.gguf", dir, e->id);
+        int inst = stat(p, &st) == 0;
+        if (json)
+            printf("%s{\"id\":\"%s\",\"tier\":\"%s\",\"params_b\":%.2f,\"license\":\"%s\","
+                   "\"repo\":\"%s\",\"installed\":%s}", i ? "," : "", e->id, tier_name(e->tier),
+                   e->params_b, e->license, e->repo, inst ? "true" : "false");
+        else
+            printf("%-30s %-10s %6.2fB %-14s %-9s %s\n", e->id, tier_name(e->tier), e->params_b,
+                   e->license, inst ? "yes" : "-", e->repo);
+    }
+    if (json)
+        printf("], \"installed\": [");
+    else
+        printf("\ninstalled in %s:\n", dir);
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int n = 0;
+    while (d && (de = readdir(d))) {
+        if (!plain_name(de->d_name))
+            continue;
+        char p[4500];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        if (stat(p, &st) != 0)
+            continue;
+        if (json)
+            printf("%s{\"file\":\"%s\",\"bytes\":%lld}", n ? "," : "", de->d_name,
+                   (long long)st.st_size);
+        else
+            printf("  %-40s %10.1f MiB\n", de->d_name, (double)st.st_size / 1048576.0);
+        n++;
+    }
+    if (d)
+        closedir(d);
+    if (json)
+        printf("]}\n");
+    else if (!n)
+        printf("  (none: aria-core model download ID, or model import FILE)\n");
+    ari_catalog_free(&cat);
+    ari_ctx_close(&c);
+    return 0;
+}
+
+/* Checks that path is a GGUF file some backend can serve. */
+static int validate(const ari_ctx *c, const char *path, char *err, size_t cap)
+{
+    aria_gguf *g;
+    aria_msg why = {{0}};
+    if (aria_gguf_open(path, &g, &why) != ARIA_OK) {
+        snprintf(err, cap, "not a valid GGUF file: %s", why.text);
+        return -1;
+    }
+    aria_gguf_close(g);
+    const ari_iface *f;
+    aria_probe pr;
+    if (c->reg.n_plugins && ari_model_pick(&c->reg, path, &f, &pr, &why) != ARIA_OK) {
+        snprintf(err, cap, "%s", why.text);
+        return -1;
+    }
+    return 0;
+}
+
+static int download(int argc, char **argv, const ari_opts *o)
+{
+    const char *what = NULL, *sha = NULL, *as = NULL;
+    uint64_t size = 0;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--sha256") && i + 1 < argc)
+            sha = argv[++i];
+        else if (!strcmp(argv[i], "--size") && i + 1 < argc)
+            size = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--as") && i + 1 < argc)
+            as = argv[++i];
+        else if (argv[i][0] == '-' || what) {
+            fprintf(stderr, "aria-core model download: unexpected '%s' (see --help)\n", argv[i]);
+            return 2;
+        } else
+            what = argv[i];
+    }
+    if (!what) {
+        fprintf(stderr, "aria-core model download: which model? (an ID from `model list`, or a "
+                        "URL)\n");
+        return 2;
+    }
+    if (sha && strspn(sha, "0123456789abcdef") != 64) {
+        fprintf(stderr, "aria-core model download: --sha256 wants 64 lowercase hex digits\n");
+        return 2;
+    }
+    ari_ctx c;
+    int rc = ari_ctx_open(&c, o, ARI_CTX_QUIET | ARI_CTX_PLUGINS | ARI_CTX_DATA_DIR);
+    if (rc)
+        return rc;
+    char dir[4200], name[256], url[600];
+    ari_catalog cat = {0};
+    if (models_dir_mk(&c, dir, sizeof dir, 1) || load_catalog(&c, &cat)) {
+        ari_ctx_close(&c);
+        return 1;
+    }
+    const ari_catalog_entry *e = ari_catalog_find(&cat, what);
+    if (e) {
+        snprintf(url, sizeof url, "%s", e->url);
+        snprintf(name, sizeof name, "%s.gguf", e->id);
+        if (!sha && e->sha256[0])
+            sha = e->sha256;
+        if (!size)
+            size = e->size;
+    } else if (!strncmp(what, "http://", 7) || !strncmp(what, "https://", 8)) {
+        snprintf(url, sizeof url, "%s", what);
+        const char *b = strrchr(what, '/');
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(b + 1, "?#"), b + 1);
+    } else {
+        fprintf(stderr, "aria-core model download: '%s' is neither a catalog ID (see `aria-core "
+                        "model list`) nor a URL\n", what);
+        ari_catalog_free(&cat);
+        ari_ctx_close(&c);
+        return 2;
+    }
+    if (as)
+        snprintf(name, sizeof name, "%s", as);
+    if (!plain_name(name)) {
+        fprintf(stderr, "aria-core model download: '%s' is not a plain NAME.gguf file name (use "
+                        "--as NAME.gguf)\n", name);
+        ari_catalog_free(&cat);
+        ari_ctx_close(&c);
+        return 2;
+    }
+    char dest[4500], tmp[4600];
+    snprintf(dest, sizeof dest, "%s/%s", dir, name);
+    snprintf(tmp, sizeof tmp, "%s.verify", dest);
+    struct stat st;
+    if (stat(dest, &st) == 0) {
+        fprintf(stderr, "aria-core model download: %s is already installed (model remove %s "
+                        "first)\n", dest, name);
+        ari_catalog_free(&cat);
+        ari_ctx_close(&c);
+        return 1;
+    }
+    fprintf(stderr, "downloading %s\n  to %s\n", url, dest);
+    ari_download d = {.url = url, .dest = tmp, .size = size, .sha256 = sha, .progress = stderr};
+    aria_msg why = {{0}};
+    rc = 0;
+    if (ari_download_run(&d, &why) != ARIA_OK) {
+        fprintf(stderr, "aria-core model download: %s\n", why.text);
+        rc = 1;
+    } else {
+        char err[1200];
+        if (validate(&c, tmp, err, sizeof err) != 0) {
+            fprintf(stderr, "aria-core model download: %s: %s; removed\n", url, err);
+            unlink(tmp);
+            rc = 1;
+        } else if (rename(tmp, dest) != 0) {
+            fprintf(stderr, "aria-core model download: %s: %s\n", dest, strerror(errno));
+            rc = 1;
+        } else {
+            printf("%s: %.1f MiB%s, sha256 %s%s\n", dest, (double)d.bytes / 1048576.0,
+                   d.resumed_from ? " (resumed)" : "", d.sha256_out,
+                   sha ? " (verified)" : " (not published: recorded here)");
+        }
+    }
+    ari_catalog_free(&cat);
+    ari_ctx_close(&c);
+    return rc;
+}
+
+static int import(int argc, char **argv, const ari_opts *o)
+{
+    const char *file = NULL, *as = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--as") && i + 1 < argc)
+            as = argv[++i];
+        else if (argv[i][0] == '-' || file) {
+            fprintf(stderr, "aria-core model import: unexpected '%s' (see --help)\n", argv[i]);
+            return 2;
+        } else
+            file = argv[i];
+    }
+    if (!file) {
+        fprintf(stderr, "aria-core model import: which FILE?\n");
+        return 2;
+    }
+    const char *b = strrchr(file, '/');
+    char name[256];
+    snprintf(name, sizeof name, "%s", as ? as : b ? b + 1 : file);
+    if (!plain_name(name)) {
+        fprintf(stderr, "aria-core model import: '%s' is not a plain NAME.gguf file name (use "
+                        "--as NAME.gguf)\n", name);
+        return 2;
+    }
+    ari_ctx c;
+    int rc = ari_ctx_open(&c, o, ARI_CTX_QUIET | ARI_CTX_PLUGINS | ARI_CTX_DATA_DIR);
+    if (rc)
+        return rc;
+    char dir[4200], err[1200];
+    if (models_dir_mk(&c, dir, sizeof dir, 1)) {
+        ari_ctx_close(&c);
+        return 1;
+    }
+    if (validate(&c, file, err, sizeof err) != 0) {
+        fprintf(stderr, "aria-core model import: %s: %s\n", file, err);
+        ari_ctx_close(&c);
+        return 1;
+    }
+    char dest[4500], tmp[4600];
+    snprintf(dest, sizeof dest, "%s/%s", dir, name);
+    snprintf(tmp, sizeof tmp, "%s.import", dest);
+    struct stat st;
+    if (stat(dest, &st) == 0) {
+        fprintf(stderr, "aria-core model import: %s is already installed\n", dest);
+        ari_ctx_close(&c);
+        return 1;
+    }
+    /* copy to a temporary name, then rename: never a half-copied model */
+    FILE *in = fopen(file, "rb"), *out = in ? fopen(tmp, "wb") : NULL;
+    char *buf = malloc(1 << 20);
+    size_t n;
+    int ok = in && out && buf;
+    while (ok && (n = fread(buf, 1, 1 << 20, in)) > 0)
+        ok = fwrite(buf, 1, n, out) == n;
+    ok = ok && !ferror(in) && fflush(out) == 0 && fsync(fileno(out)) == 0;
+    free(buf);
+    if (in)
+        fclose(in);
+    if (out)
+        fclose(out);
+    if (!ok || rename(tmp, dest) != 0) {
+        fprintf(stderr, "aria-core model import: copying to %s: %s\n", dest, strerror(errno));
+        unlink(tmp);
+        ari_ctx_close(&c);
+        return 1;
+    }
+    char hex[65];
+    aria_msg why = {{0}};
+    if (ari_sha256_file(dest, hex, &why) != ARIA_OK)
+        snprintf(hex, sizeof hex, "?");
+    printf("%s: imported from %s, sha256 %s\n", dest, file, hex);
+    ari_ctx_close(&c);
+    return 0;
+}
+
+static int remove_model(int argc, char **argv, const ari_opts *o)
+{
+    if (argc != 3) {
+        fprintf(stderr, "aria-core model remove: give one NAME or ID (see `model list`)\n");
+        return 2;
+    }
+    char name[256];
+    snprintf(name, sizeof name, "%s%s", argv[2], plain_name(argv[2]) ? "" : ".gguf");
+    if (!plain_name(name)) {
+        fprintf(stderr, "aria-core model remove: '%s' is not a model name\n", argv[2]);
+        return 2;
+    }
+    ari_ctx c;
+    int rc = ari_ctx_open(&c, o, ARI_CTX_QUIET);
+    if (rc)
+        return rc;
+    char dir[4200], p[4500], part[4600];
+    if (models_dir(&c, dir, sizeof dir)) {
+        ari_ctx_close(&c);
+        return 1;
+    }
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    snprintf(part, sizeof part, "%s.verify.part", p);
+    unlink(part); /* an unfinished download of it, too */
+    if (unlink(p) != 0) {
+        fprintf(stderr, "aria-core model remove: %s: %s\n", p, strerror(errno));
+        ari_ctx_close(&c);
+        return 1;
+    }
+    printf("removed %s\n", p);
+    ari_ctx_close(&c);
+    return 0;
+}
+
 int ari_cmd_model(int argc, char **argv, const ari_opts *o)
 {
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(model_usage, stdout);
+            return 0;
+        }
+    if (argc >= 2 && !strcmp(argv[1], "list"))
+        return list(o, argc == 3 && !strcmp(argv[2], "--json"));
+    if (argc >= 2 && !strcmp(argv[1], "download"))
+        return download(argc, argv, o);
+    if (argc >= 2 && !strcmp(argv[1], "import"))
+        return import(argc, argv, o);
+    if (argc >= 2 && !strcmp(argv[1], "remove"))
+        return remove_model(argc, argv, o);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(model_usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
@@ -105,8 +474,39 @@ int ari_cmd_model(int argc, char **argv, const ari_opts *o)
             return 0;
         }
         if (argc != 3) {
-            fprintf(stderr, "aria-core model info: give exactly one FILE (see --help)\n");
+            fprintf(stderr, "aria-core model info: give exactly one FILE or ID (see --help)\n");
             return 2;
+        }
+        struct stat st;
+        if (stat(argv[2], &st) != 0) { /* not a file: a catalog ID? */
+            ari_ctx c;
+            int rc = ari_ctx_open(&c, o, ARI_CTX_QUIET);
+            if (rc)
+                return rc;
+            ari_catalog cat;
+            char dir[4200];
+            if (models_dir(&c, dir, sizeof dir) || load_catalog(&c, &cat)) {
+                ari_ctx_close(&c);
+                return 1;
+            }
+            const ari_catalog_entry *e = ari_catalog_find(&cat, argv[2]);
+            if (e) {
+                char p[4500];
+                snprintf(p, sizeof p, "%s/%s.gguf", dir, e->id);
+                printf("%-13s%s\n%-13s%s\n%-13s%.2fB parameters\n%-13s%s\n%-13s%s\n%-13s%s\n",
+                       "id", e->id, "tier", tier_name(e->tier), "size", e->params_b, "license",
+                       e->license, "source", e->repo, "url", e->url);
+                printf("%-13s%s\n%-13s%s\n", "sha256", e->sha256[0] ? e->sha256 : "not published",
+                       "installed", stat(p, &st) == 0 ? p : "no");
+                if (e->note[0])
+                    printf("%-13s%s\n", "note", e->note);
+            } else {
+                fprintf(stderr, "aria-core model info: %s: no such file, and no catalog entry of "
+                                "that name\n", argv[2]);
+            }
+            ari_catalog_free(&cat);
+            ari_ctx_close(&c);
+            return e ? 0 : 1;
         }
         return info(argv[2], o);
     }

@@ -3,6 +3,7 @@
 #include "node.h"
 
 #include "api.h"
+#include "catalog.h"
 #include "service.h"
 
 #include "cpu.h"
@@ -360,6 +361,14 @@ int ari_node_run(const ari_opts *o)
                                     : "none",
                  c.reg.sel[i].how);
     aria_msg why = {{0}};
+    ari_catalog cat;
+    if (ari_catalog_load(ari_config_get(c.cfg, "models", "catalog"), &cat, &why) != ARIA_OK) {
+        fprintf(stderr, "aria-core: %s\n", why.text);
+        rc = 2;
+        goto out;
+    }
+    ari_info("models", "catalog: %zu models (aria-core model list)", cat.n);
+    ari_catalog_free(&cat);
     svc = ari_service_new(&c, o->models, o->n_models, &why);
     if (!svc) {
         fprintf(stderr, "aria-core: %s\n", why.text);
