@@ -208,6 +208,30 @@ if [ "$rc" = 0 ]; then ok; else bad "node exit $rc after SIGTERM"; grep -v "^inf
 node_pid=""
 has "$T/node.log" "stopped" "clean stop"
 
+# several models, LRU: room for one big model only, so loading the second
+# unloads the first (the least recently used)
+cp "$T/big.gguf" "$T/big2.gguf"
+"$ARIA" --plugins "$PLUG" --data-dir "$T/d3" --api 127.0.0.1:0 --threads 1 \
+    --model "$T/big.gguf" --model "$T/big2.gguf" --set models.ctx_size=256 \
+    --set models.max_memory_mb=400 >/dev/null 2>"$T/lru.log" &
+node_pid=$!
+for _ in $(seq 1 100); do grep -q "ready" "$T/lru.log" && break; sleep 0.1; done
+ADDR=$(grep -o 'http://127.0.0.1:[0-9]*' "$T/lru.log" | head -1 | sed 's|http://||')
+KEY="X-None: 1"
+post /v1/completions '{"model":"big.gguf","prompt":"a","max_tokens":2}'
+status 200 "first big model"
+post /v1/completions '{"model":"big2.gguf","prompt":"a","max_tokens":2}'
+status 200 "second big model"
+has "$T/lru.log" "unloading big.gguf (least recently used) to make room for big2.gguf" "LRU unload"
+req GET /v1/models
+if python3 - "$T/b" <<'PY'
+import json, sys
+d = {m["id"]: m["aria"]["loaded"] for m in json.load(open(sys.argv[1]))["data"]}
+assert d == {"big.gguf": False, "big2.gguf": True}, d
+PY
+then ok; else bad "loaded flags after LRU"; fi
+kill -TERM "$node_pid"; wait "$node_pid"; node_pid=""
+
 # a bad --model is one clear line
 "$ARIA" --plugins "$PLUG" --data-dir "$T/d2" --api 127.0.0.1:0 --model "$T/none.gguf" \
     >/dev/null 2>"$T/err"; rc=$?
