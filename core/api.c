@@ -818,8 +818,9 @@ static enum MHD_Result completion(ari_api *a, struct MHD_Connection *con, req *r
         goto out;
     }
     if (e != ARIA_OK) {
-        rc = send_error(a, con, e == ARIA_ERR_TIMEOUT ? 503 : 500, ARI_EK_INTERNAL, j->mi,
-                        "server_error", NULL, NULL, "model %s: %s", j->model, why.text);
+        rc = send_error(a, con, e == ARIA_ERR_TIMEOUT || e == ARIA_ERR_UNAVAILABLE ? 503 : 500,
+                        ARI_EK_INTERNAL, j->mi, "server_error", NULL, NULL, "model %s: %s",
+                        j->model, why.text);
         goto out;
     }
 

@@ -232,6 +232,18 @@ PY
 then ok; else bad "loaded flags after LRU"; fi
 kill -TERM "$node_pid"; wait "$node_pid"; node_pid=""
 
+# a model that cannot fit [models] max_memory_mb: 503, the reason named
+"$ARIA" --plugins "$PLUG" --data-dir "$T/d4" --api 127.0.0.1:0 --model "$T/big.gguf" \
+    --set models.max_memory_mb=16 >/dev/null 2>"$T/mem.log" &
+node_pid=$!
+for _ in $(seq 1 100); do grep -q "ready" "$T/mem.log" && break; sleep 0.1; done
+ADDR=$(grep -o 'http://127.0.0.1:[0-9]*' "$T/mem.log" | head -1 | sed 's|http://||')
+post /v1/completions '{"model":"big.gguf","prompt":"a","max_tokens":2}'
+status 503 "model larger than max_memory_mb"
+has "$T/b" "max_memory_mb 16" "503 names the limit"
+has "$T/b" '"type":"server_error"' "503 error type"
+kill -TERM "$node_pid"; wait "$node_pid"; node_pid=""
+
 # a bad --model is one clear line
 "$ARIA" --plugins "$PLUG" --data-dir "$T/d2" --api 127.0.0.1:0 --model "$T/none.gguf" \
     >/dev/null 2>"$T/err"; rc=$?
