@@ -18,7 +18,7 @@ static const char usage[] =
     "  hardware           show what the hardware detectors see (--json too)\n"
     "  config check FILE  validate an aria.ini and print the effective configuration\n"
     "  run FILE -p TEXT   generate text from a model file\n"
-    "  model info FILE    what a GGUF model holds and which backend serves it\n"
+    "  model list|info|download|import|remove   the catalog and installed models\n"
     "  tokenize FILE -- TEXT  the token ids of TEXT\n"
     "  quantize IN OUT TYPE   convert a model's weights (Q8_0, Q4_0, TQ1_0, ...)\n"
     "  bench FILE|--shape NAME --type T   speed against the memory roofline\n"
