@@ -390,13 +390,31 @@ static int row_uniform(const wrow *r, float *d)
     return 1;
 }
 
-/* Integer sum of codes * activations over 256-chunk b into acc[0..4]. */
-static inline void chunk_dot(const wrow *r, uint32_t b, const int8_t *xp, const int8_t *x1, vi acc[5])
+/* Bytes of plane-order codes (and activations) per 256 weights. */
+static inline size_t chunk_span(uint32_t t) { return t == ARIA_T_TQ1_0 ? TQ1_SPAN : 256; }
+
+/* Plane n of a chunk's 2-bit codes from its bits qv: TQ2_0 keeps plane n at
+ * bits 2n, I2_S at bits 6 - 2n. */
+static inline vi plane2(uint32_t t, vi qv, int n) { return vplane(qv, t == ARIA_T_TQ2_0 ? 2 * n : 6 - 2 * n); }
+
+static inline const uint8_t *chunk_bits(const wrow *r, uint32_t b)
 {
+    return r->t == ARIA_T_TQ2_0   ? r->w + (size_t)b * sizeof(aria_block_tq2_0)
+           : r->t == ARIA_T_TQ1_0 ? r->w + (size_t)b * sizeof(aria_block_tq1_0)
+                                  : r->w + (size_t)b * 64;
+}
+
+/* Integer sum of codes * activations over 256-chunk b into acc[0..4]; xo:
+ * the activations in the weights' plane order (xp, or x1 for TQ1_0).
+ * Decodes and multiplies in one pass (decode_row below stores the same
+ * codes instead: measured, sharing one decoder between them cost 5% of
+ * TQ1_0 generation). */
+static inline void chunk_dot(const wrow *r, uint32_t b, const int8_t *xo, vi acc[5])
+{
+    const int8_t *xb = xo + chunk_span(r->t) * b;
     if (r->t == ARIA_T_TQ1_0) {
         vi v[NV];
-        tq1_load(r->w + (size_t)b * sizeof(aria_block_tq1_0), v);
-        const int8_t *xb = x1 + (size_t)b * TQ1_SPAN;
+        tq1_load(chunk_bits(r, b), v);
         for (int n = 0; n < 5; n++)
             for (int s = 0; s < NV; s++) {
                 acc[n] = vdp(acc[n], vtrit(v[s]), vload(xb + 64 * n + VB * s));
@@ -404,26 +422,26 @@ static inline void chunk_dot(const wrow *r, uint32_t b, const int8_t *xp, const 
             }
         return;
     }
-    const uint8_t *q = r->t == ARIA_T_TQ2_0 ? r->w + (size_t)b * sizeof(aria_block_tq2_0) : r->w + (size_t)b * 64;
-    const int8_t *xb = xp + 256 * (size_t)b;
     for (int s = 0; s < NV; s++) {
-        vi qv = vload(q + VB * s);
-        for (int l = 0; l < 4; l++) {
-            int shift = r->t == ARIA_T_TQ2_0 ? 2 * l : 6 - 2 * l;
-            acc[l] = vdp(acc[l], vplane(qv, shift), vload(xb + 64 * l + VB * s));
-        }
+        vi qv = vload(chunk_bits(r, b) + VB * s);
+        for (int n = 0; n < 4; n++)
+            acc[n] = vdp(acc[n], plane2(r->t, qv, n), vload(xb + 64 * n + VB * s));
     }
 }
 
-/* I2_S's last half chunk (k % 256 == 128), in order: sum of w * x. */
+/* Code of weight i (< 128) of I2_S's last half chunk (k % 256 == 128). */
+static inline int i2s_tail_code(const wrow *r, uint32_t i)
+{
+    return (r->w[r->k / 256 * 64 + i % 32] >> (6 - 2 * (i / 32))) & 3;
+}
+
+/* I2_S's last half chunk, in order: sum of w * x. */
 static int32_t i2s_tail(const wrow *r, const int8_t *q)
 {
-    uint32_t c = r->k / 256 * 256;
+    const int8_t *qt = q + r->k / 256 * 256;
     int32_t s = 0;
-    for (uint32_t i = 0; i < 128; i++) {
-        int code = (r->w[c / 4 + i % 32] >> (6 - 2 * (i / 32))) & 3;
-        s += (code - 1) * q[c + i];
-    }
+    for (uint32_t i = 0; i < 128; i++)
+        s += (i2s_tail_code(r, i) - 1) * qt[i];
     return s;
 }
 
@@ -444,6 +462,9 @@ static xrow xrow_at(const aria_mm *m, uint32_t j)
     return x;
 }
 
+/* x's activations in the plane order of weights of type t. */
+static inline const int8_t *x_planes(const xrow *x, uint32_t t) { return t == ARIA_T_TQ1_0 ? x->x1 : x->xp; }
+
 static inline int32_t csum_at(const xrow *x, uint32_t c)
 {
     int16_t v;
@@ -451,53 +472,55 @@ static inline int32_t csum_at(const xrow *x, uint32_t c)
     return v;
 }
 
+static inline vi sum5(const vi a[5])
+{
+    return vadd32(vadd32(vadd32(a[0], a[1]), vadd32(a[2], a[3])), a[4]);
+}
+
 /* dot(W row, x) in units of the weights' codes, before x's scale. */
 static float mv_row(const wrow *r, const xrow *x)
 {
     const uint32_t nb = r->k / 256;
-    vi acc[5] = {vzero(), vzero(), vzero(), vzero(), vzero()};
+    const int8_t *xo = x_planes(x, r->t);
     float d;
     if (row_uniform(r, &d)) {
+        vi acc[5] = {vzero(), vzero(), vzero(), vzero(), vzero()};
         for (uint32_t b = 0; b < nb; b++)
-            chunk_dot(r, b, x->xp, x->x1, acc);
-        int32_t full = vhsum(vadd32(vadd32(vadd32(acc[0], acc[1]), vadd32(acc[2], acc[3])), acc[4]));
-        int32_t tail = 0;
-        if (r->k % 256) { /* I2_S only */
-            tail = i2s_tail(r, x->q);
-            full -= x->sum - csum_at(x, nb); /* the tail's sum is its own */
-        } else {
-            full -= x->sum;
-        }
-        return d * (float)(full + tail);
+            chunk_dot(r, b, xo, acc);
+        int32_t full = vhsum(sum5(acc)) - x->sum;
+        if (r->k % 256) /* I2_S only: the tail's activations go to its own sum */
+            full += csum_at(x, nb) + i2s_tail(r, x->q);
+        return d * (float)full;
     }
     /* block scales differ: a float sum of d_b * (codes . x - sum of x) */
     vf f = vf_zero();
     float corr = 0;
     for (uint32_t b = 0; b < nb; b++) {
         vi a[5] = {vzero(), vzero(), vzero(), vzero(), vzero()};
-        chunk_dot(r, b, x->xp, x->x1, a);
+        chunk_dot(r, b, xo, a);
         float db = block_d(r, b);
-        f = vf_fma_i(vadd32(vadd32(vadd32(a[0], a[1]), vadd32(a[2], a[3])), a[4]), db, f);
+        f = vf_fma_i(sum5(a), db, f);
         corr += db * (float)csum_at(x, b);
     }
-    (void)acc;
     return hsum_ps(f) - corr;
 }
 
-/* Writes the row's codes in plane order into c (code_span(t, k) bytes). */
+/* Bytes of a row's codes in plane order. */
 static size_t code_span(uint32_t t, uint32_t k)
 {
-    return t == ARIA_T_TQ1_0 ? (size_t)k / 256 * TQ1_SPAN : k;
+    return (size_t)k / 256 * chunk_span(t) + k % 256;
 }
 
+/* Writes the row's codes in plane order into c (code_span bytes). */
 static void decode_row(const wrow *r, uint8_t *c)
 {
     const uint32_t nb = r->k / 256;
+    const size_t span = chunk_span(r->t);
     for (uint32_t b = 0; b < nb; b++) {
+        uint8_t *cb = c + span * b;
+        vi v[NV];
         if (r->t == ARIA_T_TQ1_0) {
-            vi v[NV];
-            tq1_load(r->w + (size_t)b * sizeof(aria_block_tq1_0), v);
-            uint8_t *cb = c + (size_t)b * TQ1_SPAN;
+            tq1_load(chunk_bits(r, b), v);
             for (int n = 0; n < 5; n++)
                 for (int s = 0; s < NV; s++) {
                     vstore(cb + 64 * n + VB * s, vtrit(v[s]));
@@ -505,16 +528,15 @@ static void decode_row(const wrow *r, uint8_t *c)
                 }
             continue;
         }
-        const uint8_t *q = r->t == ARIA_T_TQ2_0 ? r->w + (size_t)b * sizeof(aria_block_tq2_0) : r->w + (size_t)b * 64;
         for (int s = 0; s < NV; s++) {
-            vi qv = vload(q + VB * s);
-            for (int l = 0; l < 4; l++)
-                vstore(c + 256 * (size_t)b + 64 * l + VB * s, vplane(qv, r->t == ARIA_T_TQ2_0 ? 2 * l : 6 - 2 * l));
+            v[s] = vload(chunk_bits(r, b) + VB * s);
+            for (int n = 0; n < 4; n++)
+                vstore(cb + 64 * n + VB * s, plane2(r->t, v[s], n));
         }
     }
     if (r->k % 256) /* I2_S's half chunk, in order */
         for (uint32_t i = 0; i < 128; i++)
-            c[256 * nb + i] = (uint8_t)((r->w[64 * nb + i % 32] >> (6 - 2 * (i / 32))) & 3);
+            c[256 * nb + i] = (uint8_t)i2s_tail_code(r, i);
 }
 
 /* TR x TC integer dots of code rows c[] with activation columns x[], over
@@ -659,7 +681,7 @@ static void mm_simd(const aria_mm *m)
             const int8_t *xv[TC];
             for (int jj = 0; jj < TC; jj++) {
                 xs[jj] = xrow_at(m, j + jj < m->n ? j + jj : m->n - 1);
-                xv[jj] = m->wtype == ARIA_T_TQ1_0 ? xs[jj].x1 : xs[jj].xp;
+                xv[jj] = x_planes(&xs[jj], m->wtype);
             }
             int32_t out[TR][TC];
             tile(c, xv, span, out);
