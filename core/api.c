@@ -8,6 +8,7 @@
  * generation polls the client's socket: a client that hung up cancels it. */
 #include "api.h"
 
+#include "host.h"
 #include "log.h"
 #include "router.h"
 
@@ -47,13 +48,6 @@ struct ari_api {
     uint64_t http_requests;
     uint64_t seq;
 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- per-connection state ---------------------------------------------- */
 
@@ -388,7 +382,7 @@ static int on_token(void *u, const aria_token_event *ev)
         else
             cmpl_lp_add(j, j->lp, ev, offset);
     }
-    if (j->deadline && now_ns() > j->deadline)
+    if (j->deadline && ari_now_ns() > j->deadline)
         return 1;
     return client_gone(j->r);
 }
@@ -617,7 +611,7 @@ static enum MHD_Result completion(ari_api *a, struct MHD_Connection *con, req *r
     j->gp.sampling.top_p = 1.0f;
     j->gp.sampling.repeat_penalty = 1.0f;
     j->gp.sampling.repeat_last_n = 64;
-    j->gp.sampling.seed = (uint64_t)now_ns() ^ ((uint64_t)(uintptr_t)j << 17);
+    j->gp.sampling.seed = (uint64_t)ari_now_ns() ^ ((uint64_t)(uintptr_t)j << 17);
 
 #define FAIL(param, ...)                                 \
     do {                                                 \
@@ -796,13 +790,13 @@ static enum MHD_Result completion(ari_api *a, struct MHD_Connection *con, req *r
     unsigned long long seq = ++a->seq;
     pthread_mutex_unlock(&a->mu);
     snprintf(j->id, sizeof j->id, "%s-aria%llx%llx", chat ? "chatcmpl" : "cmpl", seq,
-             (unsigned long long)(now_ns() & 0xffffff));
+             (unsigned long long)(ari_now_ns() & 0xffffff));
     j->created = (long long)time(NULL);
     if (user)
         ari_debug("api", "%s for user '%s'", j->id, user);
 
     /* a slot */
-    uint64_t t0 = now_ns();
+    uint64_t t0 = ari_now_ns();
     j->deadline = t0 + a->timeout_ns;
     aria_msg why = {{0}};
     aria_err e = ari_service_acquire(a->svc, (size_t)j->mi, client_gone, r, j->deadline, &j->lease,
@@ -993,14 +987,10 @@ static enum MHD_Result list_models(ari_api *a, struct MHD_Connection *con, const
             continue;
         ari_model_stats st;
         ari_service_stats(a->svc, i, &st);
-        uint32_t t = d->tiers;
         json_t *tiers = json_array();
-        if (t & ARIA_TIER_EFFICIENCY)
-            json_array_append_new(tiers, json_string("efficiency"));
-        if (t & ARIA_TIER_QUALITY)
-            json_array_append_new(tiers, json_string("quality"));
-        if (t & ARIA_TIER_SPECIALIST)
-            json_array_append_new(tiers, json_string("specialist"));
+        for (uint32_t bit = ARIA_TIER_EFFICIENCY; bit <= ARIA_TIER_SPECIALIST; bit <<= 1)
+            if (d->tiers & bit)
+                json_array_append_new(tiers, json_string(ari_tier_name(bit)));
         json_t *m = json_pack("{s:s,s:s,s:I,s:s,s:{s:o,s:s,s:s,s:s,s:I,s:b}}", "id", d->id, "object",
                               "model", "created", (json_int_t)a->started_wall, "owned_by", "aria",
                               "aria", "tiers", tiers, "backend", d->backend, "arch", d->probe.arch,
@@ -1061,6 +1051,12 @@ static enum MHD_Result metrics(ari_api *a, struct MHD_Connection *con)
     fam = "aria_model_loaded";
     FAMILY(fam, "gauge", "1 while the model is loaded.");
     PER_MODEL(st[i].loaded);
+    fam = "aria_model_loads_total";
+    FAMILY(fam, "counter", "Times the model was loaded (first use, or again after an unload).");
+    PER_MODEL(st[i].loads);
+    fam = "aria_model_unloads_total";
+    FAMILY(fam, "counter", "Times the model was unloaded to make room (least recently used).");
+    PER_MODEL(st[i].unloads);
     fam = "aria_errors_total";
     FAMILY(fam, "counter", "Failed requests by kind, per model (model=\"\" before one is known).");
     pthread_mutex_lock(&a->mu);
@@ -1170,7 +1166,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *con, const char
                          json_pack("{s:s,s:i,s:i,s:f}", "status", "ok", "models",
                                    (int)ari_service_count(a->svc), "queue",
                                    (int)ari_service_queue_depth(a->svc), "uptime_s",
-                                   (double)(now_ns() - a->started_ns) / 1e9),
+                                   (double)(ari_now_ns() - a->started_ns) / 1e9),
                          NULL);
     if (!authorized(a, con))
         return send_error(a, con, 401, ARI_EK_UNAUTHORIZED, -1, "invalid_request_error", NULL,
@@ -1263,7 +1259,7 @@ ari_api *ari_api_start(ari_ctx *c, ari_service *svc, aria_msg *why)
     }
     const char *prof = ari_config_get(c->cfg, "profile", "name");
     a->tiers = ari_profile_tiers(prof ? prof : "efficient");
-    a->started_ns = now_ns();
+    a->started_ns = ari_now_ns();
     a->started_wall = (long long)time(NULL);
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->cv, NULL);

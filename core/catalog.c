@@ -6,6 +6,8 @@
  * records the SHA-256 it computed. */
 #include "catalog.h"
 
+#include "router.h"
+
 #include <jansson.h>
 
 #include <stdio.h>
@@ -71,15 +73,6 @@ int ari_license_ok(const char *l)
         if (!strcmp(l, ok[i]))
             return 1;
     return 0;
-}
-
-static uint32_t tier_of(const char *s)
-{
-    return !s                           ? 0
-           : !strcmp(s, "efficiency")   ? ARIA_TIER_EFFICIENCY
-           : !strcmp(s, "quality")      ? ARIA_TIER_QUALITY
-           : !strcmp(s, "specialist")   ? ARIA_TIER_SPECIALIST
-                                        : 0;
 }
 
 static int id_ok(const char *s)
@@ -174,7 +167,8 @@ aria_err ari_catalog_load(const char *path, ari_catalog *out, aria_msg *why)
         STR(sha256, "sha256");
         STR(note, "note");
 #undef STR
-        e->tier = tier_of(json_string_value(json_object_get(o, "tier")));
+        const char *tier = json_string_value(json_object_get(o, "tier"));
+        e->tier = tier ? ari_tier_parse(tier, strlen(tier)) : 0;
         e->params_b = json_number_value(json_object_get(o, "params_b"));
         json_t *sz = json_object_get(o, "size");
         e->size = json_is_integer(sz) && json_integer_value(sz) > 0 ? (uint64_t)json_integer_value(sz) : 0;

@@ -6,6 +6,7 @@
  * token reads (every weight matrix, the output head and one embedding row):
  * no CPU can generate faster than that. */
 #include "cmds.h"
+#include "host.h"
 #include "randmodel.h"
 
 #include <aria/gguf.h>
@@ -43,12 +44,7 @@ static const char bench_usage[] =
     "  -r, --runs N       runs per figure (default 3)\n"
     "  --json             one JSON object\n";
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
+static double now_s(void) { return (double)ari_now_ns() / 1e9; }
 
 static int cmp_d(const void *a, const void *b)
 {

@@ -5,9 +5,12 @@
 #include "cmds.h"
 #include "download.h"
 #include "models.h"
+#include "router.h"
 
 #include <aria/gguf.h>
 #include <aria/llm.h>
+
+#include <jansson.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -39,11 +42,7 @@ static const char model_usage[] =
 /* The models directory; created (with the data directory) when create. */
 static int models_dir_mk(const ari_ctx *c, char *out, size_t cap, int create)
 {
-    const char *md = ari_config_get(c->cfg, "models", "dir");
-    if (md && md[0])
-        snprintf(out, cap, "%s", md);
-    else
-        snprintf(out, cap, "%s/models", c->data_dir);
+    ari_models_dir(c, out, cap);
     if (create && mkdir(out, 0755) != 0 && errno != EEXIST) {
         fprintf(stderr, "aria-core model: %s: %s\n", out, strerror(errno));
         return -1;
@@ -61,12 +60,6 @@ static int load_catalog(const ari_ctx *c, ari_catalog *cat)
         return -1;
     }
     return 0;
-}
-
-static const char *tier_name(uint32_t t)
-{
-    return t == ARIA_TIER_EFFICIENCY ? "efficiency" : t == ARIA_TIER_QUALITY ? "quality"
-                                                                             : "specialist";
 }
 
 /* A file name that stays inside the models directory. */
@@ -155,6 +148,37 @@ static int info(const char *path, const ari_opts *o)
     return 0;
 }
 
+/* The catalog and the installed models, as one JSON document (what --json
+ * prints; the table is drawn from it). */
+static json_t *inventory(const char *dir, const ari_catalog *cat)
+{
+    json_t *catalog = json_array(), *installed = json_array();
+    for (size_t i = 0; i < cat->n; i++) {
+        const ari_catalog_entry *e = &cat->e[i];
+        char p[4500];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s.gguf", dir, e->id);
+        json_array_append_new(catalog, json_pack("{s:s,s:s,s:f,s:s,s:s,s:b}", "id", e->id, "tier",
+                                                 ari_tier_name(e->tier), "params_b", e->params_b,
+                                                 "license", e->license, "repo", e->repo,
+                                                 "installed", stat(p, &st) == 0));
+    }
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        char p[4500];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        if (plain_name(de->d_name) && stat(p, &st) == 0)
+            json_array_append_new(installed, json_pack("{s:s,s:I}", "file", de->d_name, "bytes",
+                                                       (json_int_t)st.st_size));
+    }
+    if (d)
+        closedir(d);
+    return json_pack("{s:s,s:o,s:o}", "models_dir", dir, "catalog", catalog, "installed",
+                     installed);
+}
+
 static int list(const ari_opts *o, int json)
 {
     ari_ctx c;
@@ -167,55 +191,40 @@ static int list(const ari_opts *o, int json)
         ari_ctx_close(&c);
         return 1;
     }
-    if (!json)
-        printf("%-30s %-10s %7s %-14s %-9s %s\n", "ID", "TIER", "PARAMS", "LICENSE", "INSTALLED",
-               "SOURCE");
-    else
-        printf("{\"models_dir\": \"%s\", \"catalog\": [", dir);
-    for (size_t i = 0; i < cat.n; i++) {
-        const ari_catalog_entry *e = &cat.e[i];
-        char p[4500];
-        struct stat st;
-        snprintf(p, sizeof p, "%s/%s.gguf", dir, e->id);
-        int inst = stat(p, &st) == 0;
-        if (json)
-            printf("%s{\"id\":\"%s\",\"tier\":\"%s\",\"params_b\":%.2f,\"license\":\"%s\","
-                   "\"repo\":\"%s\",\"installed\":%s}", i ? "," : "", e->id, tier_name(e->tier),
-                   e->params_b, e->license, e->repo, inst ? "true" : "false");
-        else
-            printf("%-30s %-10s %6.2fB %-14s %-9s %s\n", e->id, tier_name(e->tier), e->params_b,
-                   e->license, inst ? "yes" : "-", e->repo);
-    }
-    if (json)
-        printf("], \"installed\": [");
-    else
-        printf("\ninstalled in %s:\n", dir);
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    int n = 0;
-    while (d && (de = readdir(d))) {
-        if (!plain_name(de->d_name))
-            continue;
-        char p[4500];
-        struct stat st;
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        if (stat(p, &st) != 0)
-            continue;
-        if (json)
-            printf("%s{\"file\":\"%s\",\"bytes\":%lld}", n ? "," : "", de->d_name,
-                   (long long)st.st_size);
-        else
-            printf("  %-40s %10.1f MiB\n", de->d_name, (double)st.st_size / 1048576.0);
-        n++;
-    }
-    if (d)
-        closedir(d);
-    if (json)
-        printf("]}\n");
-    else if (!n)
-        printf("  (none: aria-core model download ID, or model import FILE)\n");
+    json_t *inv = inventory(dir, &cat);
     ari_catalog_free(&cat);
     ari_ctx_close(&c);
+    if (!inv)
+        return 1;
+    if (json) {
+        json_dumpf(inv, stdout, JSON_INDENT(1));
+        putchar('\n');
+        json_decref(inv);
+        return 0;
+    }
+    printf("%-30s %-10s %7s %-14s %-9s %s\n", "ID", "TIER", "PARAMS", "LICENSE", "INSTALLED",
+           "SOURCE");
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(inv, "catalog"), i, e)
+    {
+        printf("%-30s %-10s %6.2fB %-14s %-9s %s\n", json_string_value(json_object_get(e, "id")),
+               json_string_value(json_object_get(e, "tier")),
+               json_real_value(json_object_get(e, "params_b")),
+               json_string_value(json_object_get(e, "license")),
+               json_is_true(json_object_get(e, "installed")) ? "yes" : "-",
+               json_string_value(json_object_get(e, "repo")));
+    }
+    printf("\ninstalled in %s:\n", dir);
+    json_t *installed = json_object_get(inv, "installed");
+    json_array_foreach(installed, i, e)
+    {
+        printf("  %-40s %10.1f MiB\n", json_string_value(json_object_get(e, "file")),
+               (double)json_integer_value(json_object_get(e, "bytes")) / 1048576.0);
+    }
+    if (!json_array_size(installed))
+        printf("  (none: aria-core model download ID, or model import FILE)\n");
+    json_decref(inv);
     return 0;
 }
 
@@ -494,7 +503,7 @@ int ari_cmd_model(int argc, char **argv, const ari_opts *o)
                 char p[4500];
                 snprintf(p, sizeof p, "%s/%s.gguf", dir, e->id);
                 printf("%-13s%s\n%-13s%s\n%-13s%.2fB parameters\n%-13s%s\n%-13s%s\n%-13s%s\n",
-                       "id", e->id, "tier", tier_name(e->tier), "size", e->params_b, "license",
+                       "id", e->id, "tier", ari_tier_name(e->tier), "size", e->params_b, "license",
                        e->license, "source", e->repo, "url", e->url);
                 printf("%-13s%s\n%-13s%s\n", "sha256", e->sha256[0] ? e->sha256 : "not published",
                        "installed", stat(p, &st) == 0 ? p : "no");

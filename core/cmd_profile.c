@@ -38,15 +38,6 @@ static const char usage[] =
 static const char *const names[] = {"minimal", "efficient", "balanced", "full",
                                     "specialist_only"};
 
-static void tier_list(uint32_t t, char *buf, size_t cap)
-{
-    snprintf(buf, cap, "%s%s%s%s%s", t & ARIA_TIER_EFFICIENCY ? "efficiency" : "",
-             (t & ARIA_TIER_EFFICIENCY) && (t & ~ARIA_TIER_EFFICIENCY) ? "+" : "",
-             t & ARIA_TIER_QUALITY ? "quality" : "",
-             (t & ARIA_TIER_QUALITY) && (t & ARIA_TIER_SPECIALIST) ? "+" : "",
-             t & ARIA_TIER_SPECIALIST ? "specialist" : "");
-}
-
 /* RAM in decimal GB, as machines are sold (a "16 GB" machine reports a
  * little less to the OS: rounded to the nearest GB). */
 static long ram_gb(const aria_cpu_info *c) { return lround((double)c->ram_bytes / 1e9); }
@@ -155,7 +146,7 @@ int ari_cmd_profile(int argc, char **argv, const ari_opts *o)
         printf("%-16s %-30s %-10s %s\n", "PROFILE", "TIERS", "NEEDS", "THIS MACHINE");
         for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
             char t[64], need[16];
-            tier_list(ari_profile_tiers(names[i]), t, sizeof t);
+            ari_tier_list(ari_profile_tiers(names[i]), t, sizeof t);
             unsigned gb = ari_profile_min_ram_gb(names[i]);
             snprintf(need, sizeof need, gb ? "%u GB" : "-", gb);
             printf("%-16s %-30s %-10s %s\n", names[i], t, need,
@@ -207,7 +198,7 @@ int ari_cmd_profile(int argc, char **argv, const ari_opts *o)
         return 1;
     }
     char t[64];
-    tier_list(ari_profile_tiers(name), t, sizeof t);
+    ari_tier_list(ari_profile_tiers(name), t, sizeof t);
     printf("%s: profile %s -> %s (tiers: %s); restart the node to apply\n", o->config_path, was,
            name, t);
     return 0;

@@ -17,6 +17,7 @@
  *   - turns comments, blank lines, binary and overlong lines into empty lines
  *     after recording a message for the latter two. */
 #include "config.h"
+#include "router.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -220,15 +221,9 @@ static int check_schedule(const char *v, char *why, size_t cap)
 /* A step of a router fallback chain: MODEL or TIER:MODEL. */
 static int check_route(const char *v, char *why, size_t cap)
 {
-    static const char *const tiers[] = {"efficiency", "quality", "specialist"};
     const char *colon = strchr(v, ':'), *model = v;
-    if (colon) {
-        int ok = 0;
-        for (size_t i = 0; i < sizeof tiers / sizeof tiers[0]; i++)
-            ok |=
-                strlen(tiers[i]) == (size_t)(colon - v) && !strncmp(v, tiers[i], strlen(tiers[i]));
-        model = ok ? colon + 1 : "";
-    }
+    if (colon)
+        model = ari_tier_parse(v, (size_t)(colon - v)) ? colon + 1 : "";
     if (!model[0] || has_space(model))
         return bad(why, cap, v,
                    " is not MODEL or TIER:MODEL (TIER one of efficiency|quality|specialist)");

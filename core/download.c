@@ -1,6 +1,8 @@
 /* download.c — resumable, verified, atomic downloads (see download.h). */
 #include "download.h"
 
+#include "host.h"
+
 #include <curl/curl.h>
 #include <sodium.h>
 
@@ -51,13 +53,6 @@ static size_t on_data(char *p, size_t sz, size_t n, void *u)
     return fwrite(p, sz, n, x->out) == n ? sz * n : 0;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int on_progress(void *u, curl_off_t total, curl_off_t now, curl_off_t ut, curl_off_t un)
 {
     (void)ut;
@@ -65,7 +60,7 @@ static int on_progress(void *u, curl_off_t total, curl_off_t now, curl_off_t ut,
     xfer *x = u;
     if (!x->d->progress)
         return 0;
-    double t = now_s();
+    double t = (double)ari_now_ns() / 1e9;
     if (t - x->last_draw < 0.2 && !(total > 0 && now == total))
         return 0;
     x->last_draw = t;

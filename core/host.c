@@ -28,7 +28,7 @@ static const char *host_config_get(const char *section, const char *key)
     return host_cfg && section && key ? ari_config_get(host_cfg, section, key) : NULL;
 }
 
-static uint64_t host_now_ns(void)
+uint64_t ari_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -61,7 +61,7 @@ void ari_host_init(aria_host *host, const ari_config *cfg,
     host->calloc = calloc;
     host->realloc = realloc;
     host->free = free;
-    host->now_ns = host_now_ns;
+    host->now_ns = ari_now_ns;
     host->data_dir = host_data_dir;
     host->cpu = cpu;
     host->kernels = host_kernels;

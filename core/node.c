@@ -141,6 +141,15 @@ int ari_opts_parse(ari_opts *o, int *argc, char **argv)
 
 /* ---- context ---------------------------------------------------------- */
 
+void ari_models_dir(const ari_ctx *c, char *out, size_t cap)
+{
+    const char *md = ari_config_get(c->cfg, "models", "dir");
+    if (md && md[0])
+        snprintf(out, cap, "%s", md);
+    else if (snprintf(out, cap, "%s/models", c->data_dir) >= (int)cap)
+        out[cap - 1] = '\0';
+}
+
 static const aria_interface builtin_ifaces[] = {
     {.kind = ARIA_IFACE_DETECTOR, .vtable = &ari_cpu_detector},
 };

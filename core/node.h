@@ -46,6 +46,9 @@ enum {
 int ari_ctx_open(ari_ctx *c, const ari_opts *o, unsigned flags);
 void ari_ctx_close(ari_ctx *c);
 
+/* The models directory: [models] dir, else DATA_DIR/models. */
+void ari_models_dir(const ari_ctx *c, char *out, size_t cap);
+
 /* Parses the options common to every command out of argv (in place: what
  * remains is the command and its own arguments; "--" ends option parsing).
  * Returns 0, or 2 after printing a one-line error. */

@@ -45,7 +45,7 @@ static const char *const foreign_words[] = {
     "el", "la", "los", "las", "una", "por", "para", "que", "est", "les", "des", "une", "pour",
     "avec", "dans", "der", "die", "das", "und", "ist", "nicht", "ein", "eine", "mit", "het",
     "een", "niet", "il", "della", "che", "sono", "não", "com", "uma", "você", "och", "att",
-    "och", "jest", "nie", "się", "ve", "bir", "bu", "ne", "como", "qué", "wie", "was", "pourquoi",
+    "jest", "nie", "się", "ve", "bir", "bu", "ne", "como", "qué", "wie", "was", "pourquoi",
     "comment", "warum", "porque", "cómo", "où", "wo", NULL};
 static const char *const english_words[] = {
     "the", "and", "is", "are", "what", "how", "why", "of", "to", "in", "it", "you", "that",
@@ -191,22 +191,35 @@ unsigned ari_profile_min_ram_gb(const char *p)
 
 /* ---- routing ----------------------------------------------------------- */
 
-static uint32_t tier_bit(const char *s, size_t len)
+static const uint32_t tier_bits[] = {ARIA_TIER_EFFICIENCY, ARIA_TIER_QUALITY, ARIA_TIER_SPECIALIST};
+static const char *const tier_names[] = {"efficiency", "quality", "specialist"};
+
+uint32_t ari_tier_parse(const char *s, size_t len)
 {
-    if (len == 10 && !strncmp(s, "efficiency", len))
-        return ARIA_TIER_EFFICIENCY;
-    if (len == 7 && !strncmp(s, "quality", len))
-        return ARIA_TIER_QUALITY;
-    if (len == 10 && !strncmp(s, "specialist", len))
-        return ARIA_TIER_SPECIALIST;
+    for (size_t i = 0; s && i < 3; i++)
+        if (strlen(tier_names[i]) == len && !strncmp(s, tier_names[i], len))
+            return tier_bits[i];
     return 0;
 }
 
-static const char *tier_name(uint32_t bit)
+const char *ari_tier_name(uint32_t bit)
 {
-    return bit == ARIA_TIER_EFFICIENCY ? "efficiency"
-           : bit == ARIA_TIER_QUALITY  ? "quality"
-                                       : "specialist";
+    for (size_t i = 0; i < 3; i++)
+        if (bit == tier_bits[i])
+            return tier_names[i];
+    return "none";
+}
+
+void ari_tier_list(uint32_t tiers, char *buf, size_t cap)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < 3 && o < cap; i++)
+        if (tiers & tier_bits[i]) {
+            int k = snprintf(buf + o, cap - o, "%s%s", o ? "+" : "", tier_names[i]);
+            if (k > 0)
+                o += (size_t)k;
+        }
 }
 
 static void add_pick(ari_route *r, long i)
@@ -262,7 +275,7 @@ void ari_route_pick(ari_class cls, const char *chain, uint32_t tiers, const ari_
             end--;
         if (end > p) {
             const char *colon = memchr(p, ':', (size_t)(end - p));
-            uint32_t want = colon ? tier_bit(p, (size_t)(colon - p)) : 0;
+            uint32_t want = colon ? ari_tier_parse(p, (size_t)(colon - p)) : 0;
             const char *id = want ? colon + 1 : p;
             size_t il = (size_t)(end - id);
             long found = -1;
@@ -290,7 +303,6 @@ void ari_route_pick(ari_class cls, const char *chain, uint32_t tiers, const ari_
         [ARI_CLASS_MULTILINGUAL] = {ARIA_TIER_QUALITY, ARIA_TIER_EFFICIENCY, ARIA_TIER_SPECIALIST},
         [ARI_CLASS_CHAT] = {ARIA_TIER_EFFICIENCY, ARIA_TIER_QUALITY, ARIA_TIER_SPECIALIST},
     };
-    long before = out->chosen;
     for (int k = 0; k < 3; k++)
         if (order[cls][k] & tiers)
             add_tier(out, order[cls][k], m, n);
@@ -304,9 +316,8 @@ void ari_route_pick(ari_class cls, const char *chain, uint32_t tiers, const ari_
                        : got & ARIA_TIER_QUALITY  ? ARIA_TIER_QUALITY
                                                   : ARIA_TIER_SPECIALIST;
         snprintf(out->reason, sizeof out->reason, "%s query: %s tier, smallest model%s%s", cname,
-                 tier_name(bit), sl ? "; skipped " : "", skipped);
+                 ari_tier_name(bit), sl ? "; skipped " : "", skipped);
     }
-    (void)before;
     if (out->chosen < 0) {
         /* nothing in the profile's tiers: any served model rather than none */
         for (uint32_t bit = 1; bit <= ARIA_TIER_SPECIALIST; bit <<= 1)

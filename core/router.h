@@ -35,6 +35,13 @@ extern const char *const ari_class_names[ARI_N_CLASSES];
  * ("code fence", "3 programming words", ...). */
 ari_class ari_classify(const char *text, int has_image, char *why, size_t cap);
 
+/* A tier's name ("efficiency", "quality", "specialist") for one aria_tier
+ * bit, and back (0 for an unknown name). */
+const char *ari_tier_name(uint32_t bit);
+uint32_t ari_tier_parse(const char *s, size_t len);
+/* "efficiency+quality": the names of every tier bit set. */
+void ari_tier_list(uint32_t tiers, char *buf, size_t cap);
+
 /* Tier bits (aria_tier) a profile lights up; 0 for an unknown name. */
 uint32_t ari_profile_tiers(const char *profile);
 /* RAM a profile needs, in GiB (0: none). */

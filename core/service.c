@@ -2,6 +2,7 @@
  * the bounded queue in front of them. */
 #include "service.h"
 
+#include "host.h"
 #include "log.h"
 
 #include <dirent.h>
@@ -39,13 +40,6 @@ struct ari_service {
     uint32_t slots, queue_depth, ctx_size;
     uint64_t max_mem, used_mem;
 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static aria_err add_model(ari_service *s, const char *path, const char *id, aria_msg *why)
 {
@@ -123,11 +117,7 @@ ari_service *ari_service_new(ari_ctx *c, const char *const *extra, size_t n_extr
         }
     }
     char dir[4200];
-    const char *md = ari_config_get(c->cfg, "models", "dir");
-    if (md && md[0])
-        snprintf(dir, sizeof dir, "%s", md);
-    else
-        snprintf(dir, sizeof dir, "%s/models", c->data_dir);
+    ari_models_dir(c, dir, sizeof dir);
     DIR *d = opendir(dir);
     char **names = NULL;
     size_t nn = 0;
@@ -264,7 +254,7 @@ static aria_err load_locked(ari_service *s, smodel *m, aria_msg *why)
     s->used_mem += need;
     m->mem = need;
     pthread_mutex_unlock(&s->mu);
-    uint64_t t0 = now_ns();
+    uint64_t t0 = ari_now_ns();
     ari_loaded ld;
     aria_err e = ari_model_load(&s->c->reg, m->d.path, 0, 0, n_ctx, s->c->n_threads, &ld, why);
     aria_session **sess = NULL;
@@ -303,7 +293,7 @@ static aria_err load_locked(ari_service *s, smodel *m, aria_msg *why)
     m->st.loaded = 1;
     m->st.loads++;
     ari_info("models", "loaded %s in %.1f s (%u slots of %u positions, %llu MiB counted)",
-             m->d.id, (double)(now_ns() - t0) / 1e9, s->slots, n_ctx,
+             m->d.id, (double)(ari_now_ns() - t0) / 1e9, s->slots, n_ctx,
              (unsigned long long)(m->mem >> 20));
     pthread_cond_broadcast(&s->cv);
     return ARIA_OK;
@@ -339,7 +329,7 @@ aria_err ari_service_acquire(ari_service *s, size_t i, int (*gone)(void *), void
             e = aria_fail(why, ARIA_ERR_CANCELLED, "the client went away");
             break;
         }
-        uint64_t now = now_ns();
+        uint64_t now = ari_now_ns();
         if (deadline_ns && now >= deadline_ns) {
             e = aria_fail(why, ARIA_ERR_TIMEOUT, "no slot of %s came free before the request's "
                           "deadline ([api] request_timeout_s)", m->d.id);
@@ -361,7 +351,7 @@ aria_err ari_service_acquire(ari_service *s, size_t i, int (*gone)(void *), void
             k++;
         m->busy[k] = 1;
         m->st.active++;
-        m->last_used = now_ns();
+        m->last_used = ari_now_ns();
         *out = (ari_lease){.svc = s, .model = i, .slot = k, .vt = m->ld.vt, .m = m->ld.model,
                            .sess = m->sess[k], .n_ctx = m->n_ctx};
     }
@@ -380,7 +370,7 @@ void ari_service_release(ari_lease *l)
     smodel *m = &s->m[l->model];
     m->busy[l->slot] = 0;
     m->st.active--;
-    m->last_used = now_ns();
+    m->last_used = ari_now_ns();
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
     l->svc = NULL;

@@ -57,7 +57,7 @@ const ari_model_desc *ari_service_desc(const ari_service *s, size_t i);
 /* Index of the model named id, or -1. */
 long ari_service_find(const ari_service *s, const char *id);
 void ari_service_stats(ari_service *s, size_t i, ari_model_stats *out);
-/* Requests waiting over all models, and requests served since start. */
+/* Requests waiting for a slot, over all models. */
 uint32_t ari_service_queue_depth(ari_service *s);
 
 /* A slot held by one request. */

@@ -230,6 +230,9 @@ d = {m["id"]: m["aria"]["loaded"] for m in json.load(open(sys.argv[1]))["data"]}
 assert d == {"big.gguf": False, "big2.gguf": True}, d
 PY
 then ok; else bad "loaded flags after LRU"; fi
+req GET /metrics
+has "$T/b" 'aria_model_unloads_total{model="big.gguf"} 1' "LRU unload counted"
+has "$T/b" 'aria_model_loads_total{model="big2.gguf"} 1' "load counted"
 kill -TERM "$node_pid"; wait "$node_pid"; node_pid=""
 
 # a model that cannot fit [models] max_memory_mb: 503, the reason named
