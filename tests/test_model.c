@@ -13,6 +13,7 @@
 #include "host.h"
 #include "loader.h"
 #include "models.h"
+#include "node_world.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,27 +23,14 @@
 #define MODEL ARIA_SHARED_DIR "/models/stories260K.gguf"
 #define GOLDEN ARIA_SHARED_DIR "/golden/stories260K.greedy-from-bos.200.txt"
 
-typedef struct world {
-    ari_config *cfg;
-    ari_registry reg;
-    aria_cpu_info cpu;
-    aria_host host;
-} world;
-
-static world W;
+static node_world W;
 static char q8_path[64];
 
 static int setup_all(void **state)
 {
     (void)state;
-    W.cfg = ari_config_new();
-    ari_registry_init(&W.reg);
-    ari_cpu_detect(NULL, &W.cpu);
-    ari_host_init(&W.host, W.cfg, &W.reg, &W.cpu, "/tmp", 2);
-    aria_msg why;
-    if (ari_load_dir(&W.reg, ARIA_PLUGIN_DIR, &W.host, W.cfg, &why) < 0)
+    if (node_world_open(&W) != 0)
         return -1;
-    ari_registry_select_kernels(&W.reg, NULL);
     snprintf(q8_path, sizeof q8_path, "/tmp/aria-q8-XXXXXX");
     int fd = mkstemp(q8_path);
     if (fd < 0)
@@ -56,8 +44,7 @@ static int teardown_all(void **state)
 {
     (void)state;
     unlink(q8_path);
-    ari_registry_fini(&W.reg);
-    ari_config_free(W.cfg);
+    node_world_close(&W);
     return 0;
 }
 

@@ -13,6 +13,7 @@
 #include "host.h"
 #include "loader.h"
 #include "models.h"
+#include "node_world.h"
 #include "randmodel.h"
 
 #include <aria/gguf.h>
@@ -25,10 +26,7 @@
 #define N_POS 24
 
 typedef struct world {
-    ari_config *cfg;
-    ari_registry reg;
-    aria_cpu_info cpu;
-    aria_host host;
+    node_world n;
     char dir[64];
     char path[3][128];
 } world;
@@ -39,14 +37,9 @@ static const uint32_t types[3] = {ARIA_T_TQ1_0, ARIA_T_TQ2_0, ARIA_T_I2_S};
 static int setup_all(void **state)
 {
     (void)state;
-    W.cfg = ari_config_new();
-    ari_registry_init(&W.reg);
-    ari_cpu_detect(NULL, &W.cpu);
-    ari_host_init(&W.host, W.cfg, &W.reg, &W.cpu, "/tmp", 2);
-    aria_msg why;
-    if (ari_load_dir(&W.reg, ARIA_PLUGIN_DIR, &W.host, W.cfg, &why) < 0)
+    if (node_world_open(&W.n) != 0)
         return -1;
-    ari_registry_select_kernels(&W.reg, NULL);
+    aria_msg why;
     snprintf(W.dir, sizeof W.dir, "/tmp/aria-ternary-XXXXXX");
     if (!mkdtemp(W.dir))
         return -1;
@@ -70,8 +63,7 @@ static int teardown_all(void **state)
     snprintf(p, sizeof p, "%s/bad.gguf", W.dir);
     unlink(p);
     rmdir(W.dir);
-    ari_registry_fini(&W.reg);
-    ari_config_free(W.cfg);
+    node_world_close(&W.n);
     return 0;
 }
 
@@ -80,7 +72,7 @@ static float *logits_of(const char *path, uint32_t threads, uint32_t *V)
 {
     ari_loaded L;
     aria_msg why = {{0}};
-    if (ari_model_load(&W.reg, path, 0, 0, 64, threads, &L, &why) != ARIA_OK)
+    if (ari_model_load(&W.n.reg, path, 0, 0, 64, threads, &L, &why) != ARIA_OK)
         fail_msg("%s", why.text);
     assert_string_equal(L.vt->name, "bitnet");
     aria_model_info mi = {.hdr = {sizeof mi, 1}};
@@ -151,15 +143,15 @@ static void test_every_variant_same_top1(void **state)
     int n_var = 0;
     float *ref = NULL;
     for (size_t i = 0;; i++) {
-        const ari_iface *k = ari_registry_iface(&W.reg, ARIA_IFACE_KERNEL, i);
+        const ari_iface *k = ari_registry_iface(&W.n.reg, ARIA_IFACE_KERNEL, i);
         if (!k)
             break;
         const aria_kernel_vt *vt = k->vt;
         if (strcmp(vt->family, "ternary") || k->score <= 0)
             continue;
-        for (size_t j = 0; j < W.reg.n_sel; j++)
-            if (!strcmp(W.reg.sel[j].family, "ternary"))
-                W.reg.sel[j].iface = k;
+        for (size_t j = 0; j < W.n.reg.n_sel; j++)
+            if (!strcmp(W.n.reg.sel[j].family, "ternary"))
+                W.n.reg.sel[j].iface = k;
         for (int f = 0; f < 3; f++) {
             float *o = logits_of(W.path[f], 2, &V);
             if (!ref) {
@@ -174,7 +166,7 @@ static void test_every_variant_same_top1(void **state)
         }
         n_var++;
     }
-    ari_registry_select_kernels(&W.reg, NULL);
+    ari_registry_select_kernels(&W.n.reg, NULL);
     free(ref);
     assert_true(n_var >= 1);
 }
@@ -206,10 +198,10 @@ static void test_malformed(void **state)
     ari_loaded L;
     aria_msg why = {{0}};
     write_bad_scale(bad, 0.0f);
-    assert_int_equal(ari_model_load(&W.reg, bad, 0, 0, 64, 1, &L, &why), ARIA_ERR_FORMAT);
+    assert_int_equal(ari_model_load(&W.n.reg, bad, 0, 0, 64, 1, &L, &why), ARIA_ERR_FORMAT);
     assert_non_null(strstr(why.text, "tensor 'blk.0.attn_q.weight': I2_S scale 0 is not a positive number"));
     write_bad_scale(bad, NAN);
-    assert_int_equal(ari_model_load(&W.reg, bad, 0, 0, 64, 1, &L, &why), ARIA_ERR_FORMAT);
+    assert_int_equal(ari_model_load(&W.n.reg, bad, 0, 0, 64, 1, &L, &why), ARIA_ERR_FORMAT);
     assert_non_null(strstr(why.text, "I2_S scale"));
 
     /* a row that is not a whole number of 256-blocks */
