@@ -10,7 +10,7 @@ secs=${2:-5}
 model=${3:-$here/../shared/models/stories260K.gguf}
 command -v node >/dev/null || { echo "bench/api.sh: needs node (18+)" >&2; exit 2; }
 T=$(mktemp -d)
-"$build/aria-core" --plugins "$build/plugins" --data-dir "$T" --api 127.0.0.1:0 \
+"$build/aria-core" --plugins "$build/plugins" --data-dir "$T" --api 127.0.0.1:0 --listen ws://127.0.0.1:0 \
     --model "$model" --set api.queue_depth=1024 --set api.slots_per_model=2 --log-level info \
     2>"$T/log" &
 pid=$!

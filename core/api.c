@@ -10,6 +10,7 @@
 
 #include "host.h"
 #include "log.h"
+#include "peers.h"
 #include "router.h"
 
 #include <jansson.h>
@@ -47,6 +48,8 @@ struct ari_api {
     uint64_t errors[8]; /* errors not tied to a model */
     uint64_t http_requests;
     uint64_t seq;
+    uint64_t remote_requests, failovers; /* requests sent to peers; peers that failed */
+    ari_peers *peers;                    /* NULL: the node runs alone */
 };
 
 /* ---- per-connection state ---------------------------------------------- */
@@ -210,11 +213,52 @@ static json_t *token_json(const ari_lease *l, int32_t tok, float lp, int with_by
 
 /* ---- one completion ----------------------------------------------------- */
 
+/* An error to answer with: the HTTP status and OpenAI's error fields. */
+typedef struct api_err {
+    unsigned status;
+    int kind; /* ari_err_kind */
+    const char *type, *param, *code;
+    char msg[1024];
+} api_err;
+
+static int set_err(api_err *e, unsigned status, int kind, const char *type, const char *param,
+                   const char *code, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+static int set_err(api_err *e, unsigned status, int kind, const char *type, const char *param,
+                   const char *code, const char *fmt, ...)
+{
+    e->status = status;
+    e->kind = kind;
+    e->type = type;
+    e->param = param;
+    e->code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static enum MHD_Result answer_err(ari_api *a, struct MHD_Connection *con, long model,
+                                  const api_err *e)
+{
+    return send_error(a, con, e->status, e->kind, model, e->type, e->param, e->code, "%s",
+                      e->msg);
+}
+
+#define MAX_FALLBACKS 8
+
 typedef struct job {
     ari_api *api;
     req *r;
     int chat, stream, include_usage;
-    long mi;
+    /* the prompt, as the request gave it */
+    aria_chat_msg *msgs;
+    char **texts;
+    size_t n_msgs;
+    char *query;
+    int has_image;
+    char req_model[256]; /* "" or "auto": the router chooses */
+    long mi;             /* the local model, or -1 */
     char model[256];
     char id[64];
     long long created;
@@ -227,7 +271,21 @@ typedef struct job {
     int32_t *toks;
     size_t n_toks;
     uint64_t deadline;
-    char route[512];
+    char route[600];
+    /* a peer's request: tokens go to the peer */
+    const ari_peer_sink *sink;
+    const int32_t *resume;
+    size_t n_resume;
+    /* a request sent to peers */
+    json_t *fwd;
+    char fallbacks[MAX_FALLBACKS][256];
+    int n_fallbacks;
+    int32_t *gen;
+    size_t n_gen, cap_gen;
+    int first, finished; /* under r->mu */
+    api_err rerr;
+    char peer[ARI_ID_LEN + 1];       /* the peer serving now */
+    char first_peer[ARI_ID_LEN + 1]; /* the one that sent the first token */
     /* results */
     char *text;
     size_t text_len, text_cap;
@@ -237,14 +295,42 @@ typedef struct job {
     aria_msg why;
 } job;
 
+static job *job_new(ari_api *a, req *r, int chat)
+{
+    job *j = calloc(1, sizeof *j);
+    if (!j)
+        return NULL;
+    j->api = a;
+    j->r = r;
+    j->chat = chat;
+    j->mi = -1;
+    j->gp.hdr = (aria_vt_hdr){sizeof j->gp, 1};
+    j->gp.sampling.hdr = (aria_vt_hdr){sizeof j->gp.sampling, 1};
+    j->gp.sampling.temperature = 1.0f;
+    j->gp.sampling.top_p = 1.0f;
+    j->gp.sampling.repeat_penalty = 1.0f;
+    j->gp.sampling.repeat_last_n = 64;
+    j->gp.sampling.seed = (uint64_t)ari_now_ns() ^ ((uint64_t)(uintptr_t)j << 17);
+    j->res.hdr = (aria_vt_hdr){sizeof j->res, 1};
+    return j;
+}
+
 static void job_free(job *j)
 {
     for (size_t i = 0; i < j->n_stop; i++)
         free(j->stop_buf[i]);
+    for (size_t i = 0; j->texts && i < j->n_msgs; i++)
+        free(j->texts[i]);
+    free(j->texts);
+    free(j->msgs);
+    free(j->query);
     free(j->toks);
+    free(j->gen);
     free(j->text);
     if (j->lp)
         json_decref(j->lp);
+    if (j->fwd)
+        json_decref(j->fwd);
     free(j);
 }
 
@@ -301,7 +387,9 @@ static json_t *usage_json(const job *j)
                      (int)(j->n_toks + j->res.n_generated));
 }
 
-/* Logprob entries of one token, in the endpoint's format. */
+/* Logprob entry of one token. Chat: OpenAI's content entry. Completions:
+ * {token, logprob, top: {piece: logprob}}, which cmpl_lp_add spreads over
+ * the format's parallel arrays. Peers send these entries as they are. */
 static json_t *chat_lp_entry(const job *j, const aria_token_event *ev)
 {
     json_t *e = token_json(&j->lease, ev->token, ev->logprob, 1, NULL, 0);
@@ -313,20 +401,27 @@ static json_t *chat_lp_entry(const job *j, const aria_token_event *ev)
     return e;
 }
 
-static void cmpl_lp_add(const job *j, json_t *lp, const aria_token_event *ev, size_t offset)
+static json_t *cmpl_lp_entry(const job *j, const aria_token_event *ev)
 {
     char piece[1024];
     json_decref(token_json(&j->lease, ev->token, ev->logprob, 0, piece, sizeof piece));
-    json_array_append_new(json_object_get(lp, "tokens"), json_string(piece));
-    json_array_append_new(json_object_get(lp, "token_logprobs"), json_real(ev->logprob));
-    json_array_append_new(json_object_get(lp, "text_offset"), json_integer((json_int_t)offset));
     json_t *top = json_object();
     for (uint32_t k = 0; k < ev->n_top && (int)k < j->top_logprobs; k++) {
         char p2[1024];
         json_decref(token_json(&j->lease, ev->top[k].token, ev->top[k].logprob, 0, p2, sizeof p2));
         json_object_set_new(top, p2, json_real(ev->top[k].logprob));
     }
-    json_array_append_new(json_object_get(lp, "top_logprobs"), top);
+    return json_pack("{s:s,s:f,s:o}", "token", piece, "logprob", (double)ev->logprob, "top", top);
+}
+
+static void cmpl_lp_add(json_t *lp, json_t *entry, size_t offset)
+{
+    json_t *tok = json_object_get(entry, "token"), *top = json_object_get(entry, "top");
+    json_array_append(json_object_get(lp, "tokens"), tok ? tok : json_string(""));
+    json_array_append(json_object_get(lp, "token_logprobs"), json_object_get(entry, "logprob"));
+    json_array_append_new(json_object_get(lp, "text_offset"), json_integer((json_int_t)offset));
+    json_array_append_new(json_object_get(lp, "top_logprobs"),
+                          json_is_object(top) ? json_incref(top) : json_object());
 }
 
 static json_t *cmpl_lp_new(void)
@@ -335,34 +430,39 @@ static json_t *cmpl_lp_new(void)
                      "text_offset");
 }
 
-static int on_token(void *u, const aria_token_event *ev)
+/* One token's text (and logprob entry, stolen; may be NULL) into the answer:
+ * appended to the text, and sent as a chunk when streaming. Returns nonzero
+ * to stop the generation. */
+static int emit(job *j, const char *text, size_t len, json_t *lpe)
 {
-    job *j = u;
     size_t offset = j->text_len;
-    if (ev->text_len) {
-        if (j->text_len + ev->text_len + 1 > j->text_cap) {
-            size_t cap = (j->text_len + ev->text_len + 1) * 2;
+    if (len) {
+        if (j->text_len + len + 1 > j->text_cap) {
+            size_t cap = (j->text_len + len + 1) * 2;
             char *p = realloc(j->text, cap);
-            if (!p)
+            if (!p) {
+                if (lpe)
+                    json_decref(lpe);
                 return 1;
+            }
             j->text = p;
             j->text_cap = cap;
         }
-        memcpy(j->text + j->text_len, ev->text, ev->text_len);
-        j->text_len += ev->text_len;
+        memcpy(j->text + j->text_len, text, len);
+        j->text_len += len;
         j->text[j->text_len] = '\0';
     }
     if (j->stream) {
         json_t *lp = json_null();
-        if (j->chat && j->logprobs)
-            lp = json_pack("{s:[o]}", "content", chat_lp_entry(j, ev));
-        else if (!j->chat && j->logprobs) {
+        if (lpe && j->chat) {
+            lp = json_pack("{s:[O]}", "content", lpe);
+        } else if (lpe) {
             lp = cmpl_lp_new();
-            cmpl_lp_add(j, lp, ev, offset);
+            cmpl_lp_add(lp, lpe, offset);
         }
-        if (ev->text_len || j->logprobs) {
+        if (len || lpe) {
             char txt[8192];
-            utf8_clean(ev->text, ev->text_len, txt, sizeof txt);
+            utf8_clean(text, len, txt, sizeof txt);
             json_t *c = chunk_base(j);
             json_t *choice =
                 j->chat ? json_pack("{s:i,s:{s:s},s:o,s:n}", "index", 0, "delta", "content", txt,
@@ -376,53 +476,69 @@ static int on_token(void *u, const aria_token_event *ev)
         } else {
             json_decref(lp);
         }
-    } else if (j->logprobs) {
+    } else if (lpe && j->lp) {
         if (j->chat)
-            json_array_append_new(json_object_get(j->lp, "content"), chat_lp_entry(j, ev));
+            json_array_append(json_object_get(j->lp, "content"), lpe);
         else
-            cmpl_lp_add(j, j->lp, ev, offset);
+            cmpl_lp_add(j->lp, lpe, offset);
     }
+    if (lpe)
+        json_decref(lpe);
     if (j->deadline && ari_now_ns() > j->deadline)
         return 1;
     return client_gone(j->r);
+}
+
+static int on_token(void *u, const aria_token_event *ev)
+{
+    job *j = u;
+    json_t *lpe = NULL;
+    if (j->logprobs)
+        lpe = j->chat ? chat_lp_entry(j, ev) : cmpl_lp_entry(j, ev);
+    if (j->sink) {
+        char txt[8192];
+        utf8_clean(ev->text, ev->text_len, txt, sizeof txt);
+        int stop = j->sink->token(j->sink->ctx, txt, strlen(txt), ev->token, lpe);
+        if (lpe)
+            json_decref(lpe);
+        return stop || (j->deadline && ari_now_ns() > j->deadline);
+    }
+    return emit(j, ev->text, ev->text_len, lpe);
 }
 
 static void run_generation(job *j)
 {
     j->gp.on_token = on_token;
     j->gp.user = j;
-    j->gp.cancel = &j->r->cancel;
-    j->res.hdr = (aria_vt_hdr){sizeof j->res, 1};
+    j->gp.cancel = j->sink ? j->sink->cancel : &j->r->cancel;
     j->gen_err = j->lease.vt->generate(j->lease.sess, j->toks, j->n_toks, &j->gp, &j->res, &j->why);
 }
 
 static void record(job *j)
 {
     int kind = -1;
+    int cancelled = j->sink ? *j->sink->cancel : j->r->cancel;
     if (j->gen_err != ARIA_OK)
         kind = ARI_EK_INTERNAL;
-    else if (j->res.finish == ARIA_FINISH_CANCELLED && j->r->cancel)
+    else if (j->res.finish == ARIA_FINISH_CANCELLED && cancelled)
         kind = ARI_EK_CANCELLED;
     ari_service_record(j->api->svc, (size_t)j->mi, kind, j->res.n_prompt, j->res.n_generated,
                        (double)j->res.prompt_ns / 1e9, (double)j->res.gen_ns / 1e9);
-    ari_info("api", "%s %s: %u prompt + %u generated tokens, %s%s", j->id, j->model,
-             j->res.n_prompt, j->res.n_generated,
+    ari_info("api", "%s %s%s: %u prompt + %u generated tokens, %s%s", j->id, j->model,
+             j->sink ? " (for a peer)" : "", j->res.n_prompt, j->res.n_generated,
              j->gen_err != ARIA_OK      ? "failed: "
              : kind == ARI_EK_CANCELLED ? "cancelled (client gone)"
                                         : finish_name(j->res.finish),
              j->gen_err != ARIA_OK ? j->why.text : "");
 }
 
-/* Streaming: the worker generates, then closes the event stream. */
-static void *stream_worker(void *arg)
+/* The end of an event stream: the finishing chunk, usage, [DONE]. */
+static void stream_finish(job *j, const char *error)
 {
-    job *j = arg;
-    run_generation(j);
     req *r = j->r;
-    if (j->gen_err != ARIA_OK) {
-        json_t *e = json_pack("{s:{s:s,s:s}}", "error", "message", j->why.text, "type",
-                              "server_error");
-        push_event(r, e);
+    if (error) {
+        push_event(r, json_pack("{s:{s:s,s:s}}", "error", "message", error, "type",
+                                "server_error"));
     } else {
         json_t *c = chunk_base(j);
         const char *fin = finish_name(j->res.finish);
@@ -442,19 +558,33 @@ static void *stream_worker(void *arg)
         }
     }
     push(r, "data: [DONE]\n\n", 14);
-    ari_service_release(&j->lease);
-    record(j);
     pthread_mutex_lock(&r->mu);
     r->done = 1;
     pthread_cond_signal(&r->cv);
     pthread_mutex_unlock(&r->mu);
-    ari_api *a = j->api;
-    job_free(j);
-    req_unref(r);
+}
+
+static void worker_exit(ari_api *a)
+{
     pthread_mutex_lock(&a->mu);
     a->workers--;
     pthread_cond_broadcast(&a->cv);
     pthread_mutex_unlock(&a->mu);
+}
+
+/* Streaming: the worker generates, then closes the event stream. */
+static void *stream_worker(void *arg)
+{
+    job *j = arg;
+    run_generation(j);
+    stream_finish(j, j->gen_err != ARIA_OK ? j->why.text : NULL);
+    ari_service_release(&j->lease);
+    record(j);
+    ari_api *a = j->api;
+    req *r = j->r;
+    job_free(j);
+    req_unref(r);
+    worker_exit(a);
     return NULL;
 }
 
@@ -554,108 +684,102 @@ static int content_text(json_t *c, char **out, int *has_image)
     return 0;
 }
 
-static void auto_route(ari_api *a, const char *query, int has_image, ari_route *rt, char *hdr,
-                       size_t cap)
+
+/* The router's choice among the models this node and its peers serve: the
+ * model's name, or "" when none; fallbacks into j. */
+static void auto_route(ari_api *a, job *j, char *chosen, size_t cap)
 {
     size_t n = ari_service_count(a->svc);
-    ari_route_model *rm = calloc(n ? n : 1, sizeof *rm);
+    json_t *remote = ari_peers_models(a->peers);
+    size_t nr = json_array_size(remote);
+    ari_route_model *rm = calloc(n + nr + 1, sizeof *rm);
+    size_t k = 0;
     for (size_t i = 0; rm && i < n; i++) {
         const ari_model_desc *d = ari_service_desc(a->svc, i);
-        rm[i] = (ari_route_model){.id = d->id, .tiers = d->tiers, .bytes = d->probe.weight_bytes};
+        rm[k++] = (ari_route_model){.id = d->id, .tiers = d->tiers, .bytes = d->probe.weight_bytes};
+    }
+    for (size_t i = 0; rm && i < nr; i++) {
+        json_t *m = json_array_get(remote, i);
+        const char *id = json_string_value(json_object_get(m, "id"));
+        if (ari_service_find(a->svc, id) >= 0)
+            continue;
+        uint32_t tiers = 0;
+        size_t t;
+        json_t *tv;
+        json_array_foreach(json_object_get(m, "tiers"), t, tv) tiers |=
+            ari_tier_parse(json_string_value(tv), json_string_length(tv));
+        rm[k++] = (ari_route_model){
+            .id = id, .tiers = tiers, .bytes = (uint64_t)json_integer_value(json_object_get(m, "bytes"))};
     }
     char cwhy[160];
-    ari_class cls = ari_classify(query, has_image, cwhy, sizeof cwhy);
+    ari_route rt;
+    ari_class cls = ari_classify(j->query, j->has_image, cwhy, sizeof cwhy);
     ari_route_pick(cls, ari_config_get(a->c->cfg, "router", ari_class_names[cls]), a->tiers, rm,
-                   rm ? n : 0, rt);
-    int o = snprintf(hdr, cap, "class=%s; model=%s; reason=%s (%s)", ari_class_names[cls],
-                     rt->chosen >= 0 ? rm[rt->chosen].id : "none", rt->reason, cwhy);
-    for (int k = 0; k < rt->n_fallbacks && o > 0 && (size_t)o < cap; k++)
-        o += snprintf(hdr + o, cap - (size_t)o, "%s%s", k ? "," : "; fallbacks=",
-                      rm[rt->fallbacks[k]].id);
-    ari_info("router", "%s", hdr);
+                   rm ? k : 0, &rt);
+    snprintf(chosen, cap, "%s", rt.chosen >= 0 ? rm[rt.chosen].id : "");
+    int o = snprintf(j->route, sizeof j->route, "class=%s; model=%s; reason=%s (%s)",
+                     ari_class_names[cls], rt.chosen >= 0 ? rm[rt.chosen].id : "none", rt.reason,
+                     cwhy);
+    if (rt.chosen < 0)
+        snprintf(chosen + strlen(chosen), cap - strlen(chosen), "%s", "");
+    for (int f = 0; f < rt.n_fallbacks && o > 0 && (size_t)o < sizeof j->route; f++) {
+        o += snprintf(j->route + o, sizeof j->route - (size_t)o, "%s%s", f ? "," : "; fallbacks=",
+                      rm[rt.fallbacks[f]].id);
+        if (j->n_fallbacks < MAX_FALLBACKS)
+            snprintf(j->fallbacks[j->n_fallbacks++], sizeof j->fallbacks[0], "%s",
+                     rm[rt.fallbacks[f]].id);
+    }
+    if (rt.chosen < 0)
+        snprintf(j->rerr.msg, sizeof j->rerr.msg, "%s", rt.reason);
+    ari_info("router", "%s", j->route);
     free(rm);
+    json_decref(remote);
 }
 
-/* POST /v1/chat/completions and /v1/completions. */
-static enum MHD_Result completion(ari_api *a, struct MHD_Connection *con, req *r, int chat)
+/* Reads the request body into j: the prompt and the sampling parameters. */
+static int parse_request(job *j, json_t *body, api_err *e)
 {
-    json_error_t jerr;
-    json_t *body = json_loadb(r->body ? r->body : "", r->len, 0, &jerr);
-    if (!body)
-        return BAD(NULL, "the request body is not valid JSON: %s (line %d, column %d)", jerr.text,
-                   jerr.line, jerr.column);
-    if (!json_is_object(body)) {
-        json_decref(body);
-        return BAD(NULL, "the request body must be a JSON object");
-    }
-    enum MHD_Result rc;
-    char err[512] = "";
-    const char *err_param = NULL;
-    job *j = calloc(1, sizeof *j);
-    char *query = NULL;
-    aria_chat_msg *msgs = NULL;
-    char **texts = NULL;
-    size_t n_msgs = 0;
-    int has_image = 0;
-    if (!j) {
-        json_decref(body);
-        return MHD_NO;
-    }
-    j->api = a;
-    j->r = r;
-    j->chat = chat;
-    j->mi = -1;
-    j->gp.hdr = (aria_vt_hdr){sizeof j->gp, 1};
-    j->gp.sampling.hdr = (aria_vt_hdr){sizeof j->gp.sampling, 1};
-    j->gp.sampling.temperature = 1.0f;
-    j->gp.sampling.top_p = 1.0f;
-    j->gp.sampling.repeat_penalty = 1.0f;
-    j->gp.sampling.repeat_last_n = 64;
-    j->gp.sampling.seed = (uint64_t)ari_now_ns() ^ ((uint64_t)(uintptr_t)j << 17);
-
-#define FAIL(param, ...)                                 \
-    do {                                                 \
-        err_param = param;                               \
-        snprintf(err, sizeof err, __VA_ARGS__);          \
-        goto bad;                                        \
-    } while (0)
-
+    int chat = j->chat;
+#define FAIL(param, ...) \
+    return set_err(e, 400, ARI_EK_BAD_REQUEST, "invalid_request_error", param, NULL, __VA_ARGS__)
     /* the prompt: messages or prompt */
     if (chat) {
         json_t *m = json_object_get(body, "messages");
         if (!json_is_array(m) || json_array_size(m) == 0)
             FAIL("messages", "'messages' must be a non-empty array of {role, content}");
-        n_msgs = json_array_size(m);
-        msgs = calloc(n_msgs, sizeof *msgs);
-        texts = calloc(n_msgs, sizeof *texts);
-        if (!msgs || !texts)
+        j->n_msgs = json_array_size(m);
+        j->msgs = calloc(j->n_msgs, sizeof *j->msgs);
+        j->texts = calloc(j->n_msgs, sizeof *j->texts);
+        if (!j->msgs || !j->texts)
             FAIL(NULL, "out of memory");
         size_t qlen = 0;
-        for (size_t i = 0; i < n_msgs; i++) {
-            json_t *e = json_array_get(m, i);
-            const char *role = json_string_value(json_object_get(e, "role"));
-            json_t *c = json_object_get(e, "content");
+        for (size_t i = 0; i < j->n_msgs; i++) {
+            json_t *el = json_array_get(m, i);
+            const char *role = json_string_value(json_object_get(el, "role"));
+            json_t *c = json_object_get(el, "content");
             if (!role || (strcmp(role, "system") && strcmp(role, "user") &&
                           strcmp(role, "assistant") && strcmp(role, "developer") &&
                           strcmp(role, "tool")))
                 FAIL("messages", "messages[%zu].role must be system, developer, user, assistant "
                      "or tool", i);
             if (json_is_null(c) || !c) {
-                texts[i] = strdup("");
-            } else if (content_text(c, &texts[i], &has_image) != 0) {
+                j->texts[i] = strdup("");
+            } else if (content_text(c, &j->texts[i], &j->has_image) != 0) {
                 FAIL("messages", "messages[%zu].content must be a string or an array of "
                      "{type: text, text} parts", i);
             }
-            msgs[i].role = !strcmp(role, "developer") ? "system" : role;
-            msgs[i].content = texts[i];
+            if (!j->texts[i])
+                FAIL(NULL, "out of memory");
+            j->msgs[i].role = !strcmp(role, "developer") ? "system" : role;
+            j->msgs[i].content = j->texts[i];
             if (!strcmp(role, "user"))
-                qlen += strlen(texts[i]) + 1;
+                qlen += strlen(j->texts[i]) + 1;
         }
-        query = calloc(qlen + 1, 1);
-        for (size_t i = 0; query && i < n_msgs; i++)
-            if (!strcmp(msgs[i].role, "user")) {
-                strcat(query, texts[i]);
-                strcat(query, "\n");
+        j->query = calloc(qlen + 1, 1);
+        for (size_t i = 0; j->query && i < j->n_msgs; i++)
+            if (!strcmp(j->msgs[i].role, "user")) {
+                strcat(j->query, j->texts[i]);
+                strcat(j->query, "\n");
             }
     } else {
         json_t *p = json_object_get(body, "prompt");
@@ -666,9 +790,9 @@ static enum MHD_Result completion(ari_api *a, struct MHD_Connection *con, req *r
                  "supported)");
         if (!json_is_string(p))
             FAIL("prompt", "'prompt' must be a string");
-        query = strdup(json_string_value(p));
+        j->query = strdup(json_string_value(p));
     }
-    if (!query)
+    if (!j->query)
         FAIL(NULL, "out of memory");
 
     /* parameters */
@@ -757,171 +881,504 @@ static enum MHD_Result completion(ari_api *a, struct MHD_Connection *con, req *r
     }
     if ((v = json_object_get(body, "stream_options")) && json_is_object(v))
         j->include_usage = json_is_true(json_object_get(v, "include_usage"));
-    const char *user = json_string_value(json_object_get(body, "user"));
-
-    /* the model: named, or the router's choice */
     v = json_object_get(body, "model");
     if (v && !json_is_null(v) && !json_is_string(v))
         FAIL("model", "'model' must be a string");
-    const char *model = json_string_value(v);
-    if (!model || !*model || !strcmp(model, "auto")) {
-        ari_route rt;
-        auto_route(a, query, has_image, &rt, j->route, sizeof j->route);
-        if (rt.chosen < 0) {
-            rc = send_error(a, con, 404, ARI_EK_NOT_FOUND, -1, "invalid_request_error", "model",
-                            "model_not_found", "no model is served by this node (%s)", rt.reason);
-            goto out;
+    snprintf(j->req_model, sizeof j->req_model, "%s", v ? json_string_value(v) : "");
+    if (!strcmp(j->req_model, "auto"))
+        j->req_model[0] = '\0';
+    if (j->logprobs)
+        j->lp = chat ? json_pack("{s:[]}", "content") : cmpl_lp_new();
+    return 0;
+#undef FAIL
+}
+
+/* A slot of the local model j->mi and the prompt's tokens (with the resumed
+ * tokens after them). Returns 0; 1 when the client left while waiting;
+ * -1 with *e. */
+static int prepare_local(ari_api *a, job *j, int (*gone)(void *), void *gone_user, api_err *e)
+{
+    aria_msg why = {{0}};
+    aria_err err = ari_service_acquire(a->svc, (size_t)j->mi, gone, gone_user, j->deadline,
+                                       &j->lease, &why);
+    if (err == ARIA_ERR_BUSY)
+        return set_err(e, 429, ARI_EK_QUEUE_FULL, "rate_limit_exceeded", NULL,
+                       "rate_limit_exceeded", "%s; try again later", why.text);
+    if (err == ARIA_ERR_CANCELLED)
+        return 1;
+    if (err != ARIA_OK)
+        return set_err(e, err == ARIA_ERR_TIMEOUT || err == ARIA_ERR_UNAVAILABLE ? 503 : 500,
+                       ARI_EK_INTERNAL, "server_error", NULL, NULL, "model %s: %s", j->model,
+                       why.text);
+    char *prompt = NULL;
+    size_t plen = 0;
+    uint32_t tflags = ARIA_TOK_ADD_BOS;
+    if (j->chat) {
+        size_t need = 0;
+        char small[1];
+        err = j->lease.vt->chat_format ? j->lease.vt->chat_format(j->lease.m, j->msgs, j->n_msgs,
+                                                                   1, small, sizeof small, &need,
+                                                                   &why)
+                                       : ARIA_ERR_UNSUPPORTED;
+        if (err == ARIA_ERR_RANGE || err == ARIA_OK) {
+            prompt = malloc(need + 1);
+            err = prompt ? j->lease.vt->chat_format(j->lease.m, j->msgs, j->n_msgs, 1, prompt,
+                                                    need + 1, &plen, &why)
+                         : ARIA_ERR_NOMEM;
         }
-        j->mi = rt.chosen;
+        tflags |= ARIA_TOK_PARSE_SPECIAL;
+        if (err != ARIA_OK) {
+            free(prompt);
+            ari_service_release(&j->lease);
+            return set_err(e, 500, ARI_EK_INTERNAL, "server_error", NULL, NULL,
+                           "model %s cannot format a chat: %s", j->model, why.text);
+        }
     } else {
-        j->mi = ari_service_find(a->svc, model);
-        if (j->mi < 0) {
+        prompt = strdup(j->query);
+        plen = prompt ? strlen(prompt) : 0;
+    }
+    size_t nt = 0;
+    err = prompt ? j->lease.vt->tokenize(j->lease.m, prompt, plen, tflags, NULL, 0, &nt)
+                 : ARIA_ERR_NOMEM;
+    if (err == ARIA_ERR_RANGE || (err == ARIA_OK && nt)) {
+        j->toks = malloc((nt + j->n_resume + 1) * sizeof *j->toks);
+        err = j->toks ? j->lease.vt->tokenize(j->lease.m, prompt, plen, tflags, j->toks, nt, &nt)
+                      : ARIA_ERR_NOMEM;
+    }
+    free(prompt);
+    if (err != ARIA_OK || nt == 0) {
+        ari_service_release(&j->lease);
+        return set_err(e, 400, ARI_EK_BAD_REQUEST, "invalid_request_error",
+                       j->chat ? "messages" : "prompt", NULL, "the prompt could not be tokenized%s",
+                       nt == 0 ? " (it is empty)" : "");
+    }
+    if (j->n_resume)
+        memcpy(j->toks + nt, j->resume, j->n_resume * sizeof *j->toks);
+    j->n_toks = nt + j->n_resume;
+    if (j->n_toks >= j->lease.n_ctx) {
+        ari_service_release(&j->lease);
+        return set_err(e, 400, ARI_EK_CONTEXT, "invalid_request_error",
+                       j->chat ? "messages" : "prompt", "context_length_exceeded",
+                       "This model's maximum context length is %u tokens. However, your %s "
+                       "resulted in %zu tokens.",
+                       j->lease.n_ctx, j->chat ? "messages" : "prompt", j->n_toks);
+    }
+    return 0;
+}
+
+/* The whole answer of a request that did not stream. */
+static enum MHD_Result final_response(struct MHD_Connection *con, job *j)
+{
+    char *clean = malloc(j->text_len * 3 + 1);
+    if (!clean)
+        return MHD_NO;
+    utf8_clean(j->text ? j->text : "", j->text_len, clean, j->text_len * 3 + 1);
+    json_t *lp = j->lp ? json_incref(j->lp) : json_null();
+    json_t *choice =
+        j->chat ? json_pack("{s:i,s:{s:s,s:s,s:n},s:o,s:s}", "index", 0, "message", "role",
+                            "assistant", "content", clean, "refusal", "logprobs", lp,
+                            "finish_reason", finish_name(j->res.finish))
+                : json_pack("{s:s,s:i,s:o,s:s}", "text", clean, "index", 0, "logprobs", lp,
+                            "finish_reason", finish_name(j->res.finish));
+    free(clean);
+    json_t *out = json_pack("{s:s,s:s,s:I,s:s,s:s,s:[o],s:o}", "id", j->id, "object",
+                            j->chat ? "chat.completion" : "text_completion", "created",
+                            (json_int_t)j->created, "model", j->model, "system_fingerprint",
+                            "aria-" ARIA_VERSION, "choices", choice, "usage", usage_json(j));
+    return send_json(con, 200, out, j->route);
+}
+
+/* The first chunk of a chat stream names the role. */
+static void stream_start(job *j)
+{
+    if (!j->chat)
+        return;
+    json_t *c = chunk_base(j);
+    json_object_set_new(c, "choices",
+                        json_pack("[{s:i,s:{s:s,s:s},s:n,s:n}]", "index", 0, "delta", "role",
+                                  "assistant", "content", "", "logprobs", "finish_reason"));
+    if (j->include_usage)
+        json_object_set_new(c, "usage", json_null());
+    push_event(j->r, c);
+}
+
+static enum MHD_Result stream_response(struct MHD_Connection *con, req *r, const char *route)
+{
+    struct MHD_Response *res =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, r, stream_free);
+    if (!res) {
+        req_unref(r);
+        return MHD_NO;
+    }
+    MHD_add_response_header(res, "Content-Type", "text/event-stream");
+    MHD_add_response_header(res, "Cache-Control", "no-cache");
+    MHD_add_response_header(res, "X-Aria-Route", route);
+    enum MHD_Result rc = MHD_queue_response(con, 200, res);
+    MHD_destroy_response(res);
+    return rc;
+}
+
+static int start_worker(ari_api *a, void *(*fn)(void *), job *j)
+{
+    pthread_mutex_lock(&a->mu);
+    a->workers++;
+    pthread_mutex_unlock(&a->mu);
+    pthread_t th;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    int ok = pthread_create(&th, &at, fn, j) == 0;
+    pthread_attr_destroy(&at);
+    if (!ok)
+        worker_exit(a);
+    return ok;
+}
+
+/* ---- requests served by peers ------------------------------------------------ */
+
+static int remote_token(void *u, const char *text, size_t len, int32_t tok, json_t *lp)
+{
+    job *j = u;
+    if (j->n_gen == j->cap_gen) {
+        size_t cap = j->cap_gen ? j->cap_gen * 2 : 64;
+        int32_t *g = realloc(j->gen, cap * sizeof *g);
+        if (!g)
+            return 1;
+        j->gen = g;
+        j->cap_gen = cap;
+    }
+    j->gen[j->n_gen++] = tok;
+    int stop = emit(j, text, len, lp && j->logprobs ? json_incref(lp) : NULL);
+    if (!j->first) {
+        pthread_mutex_lock(&j->r->mu);
+        memcpy(j->first_peer, j->peer, sizeof j->first_peer);
+        j->first = 1;
+        pthread_cond_broadcast(&j->r->cv);
+        pthread_mutex_unlock(&j->r->mu);
+    }
+    return stop;
+}
+
+/* Runs j->fwd on the peers that serve j->model, least loaded first; when
+ * one fails, the next continues after the tokens already received (and,
+ * before any token, the router's fallback models are tried too). Leaves
+ * j->rerr.status 0 on success. */
+static void run_remote(job *j)
+{
+    ari_api *a = j->api;
+    ari_remote_cb cb = {.user = j, .token = remote_token};
+    uint32_t max_tokens = j->gp.max_tokens;
+    int tried = 0;
+    set_err(&j->rerr, 503, ARI_EK_INTERNAL, "server_error", "model", "model_not_available",
+            "no live peer serves model %s", j->model);
+    for (int mi = -1; mi < j->n_fallbacks; mi++) {
+        if (mi >= 0) {
+            if (j->n_gen)
+                break; /* another model cannot continue these tokens */
+            if (ari_service_find(a->svc, j->fallbacks[mi]) >= 0)
+                continue; /* local fallbacks: the caller's business */
+            snprintf(j->model, sizeof j->model, "%s", j->fallbacks[mi]);
+        }
+        char ids[16][ARI_ID_LEN + 1];
+        size_t n = ari_peers_for_model(a->peers, j->model, ids, 16);
+        for (size_t i = 0; i < n; i++) {
+            json_object_set_new(j->fwd, "model", json_string(j->model));
+            if (max_tokens) {
+                json_object_del(j->fwd, "max_completion_tokens");
+                json_object_set_new(j->fwd, "max_tokens",
+                                    json_integer((json_int_t)(max_tokens - j->n_gen)));
+            }
+            ari_remote_result res;
+            aria_msg why = {{0}};
+            size_t before = j->n_gen;
+            memcpy(j->peer, ids[i], sizeof j->peer);
+            aria_err e = ari_peers_infer(a->peers, ids[i], j->chat ? "chat" : "completion",
+                                         j->fwd, j->gen, j->n_gen, &cb, &j->r->cancel, j->deadline,
+                                         &res, &why);
+            tried++;
+            if (e == ARIA_OK && res.status == 200) {
+                j->res.finish = !strcmp(res.finish, "length") ? ARIA_FINISH_LENGTH
+                                                               : ARIA_FINISH_STOP;
+                j->res.n_generated = (uint32_t)j->n_gen;
+                j->n_toks = res.prompt_tokens;
+                j->rerr.status = 0;
+                return;
+            }
+            if (e == ARIA_ERR_CANCELLED) {
+                j->res.finish = ARIA_FINISH_CANCELLED;
+                j->res.n_generated = (uint32_t)j->n_gen;
+                j->rerr.status = 0;
+                return;
+            }
+            if (e == ARIA_OK && res.status >= 400 && res.status < 500 && res.status != 429) {
+                /* the request itself is wrong: no other peer will take it */
+                set_err(&j->rerr, (unsigned)res.status,
+                        res.status == 404 ? ARI_EK_NOT_FOUND : ARI_EK_BAD_REQUEST,
+                        "invalid_request_error", NULL, NULL, "%s", res.message);
+                j->rerr.code = NULL;
+                if (!strcmp(res.code, "context_length_exceeded")) {
+                    j->rerr.kind = ARI_EK_CONTEXT;
+                    j->rerr.code = "context_length_exceeded";
+                }
+                return;
+            }
+            const char *what = e == ARIA_OK ? res.message : why.text;
+            set_err(&j->rerr, 502, ARI_EK_INTERNAL, "server_error", NULL, "peer_failed",
+                    "peer %.12s failed serving %s after %zu token(s): %s", ids[i], j->model,
+                    j->n_gen, what);
+            pthread_mutex_lock(&a->mu);
+            a->failovers++;
+            pthread_mutex_unlock(&a->mu);
+            ari_warn("api", "%s: peer %.12s failed (%s) after %zu token(s)%s", j->id, ids[i],
+                     what, j->n_gen - before + before,
+                     i + 1 < n ? "; continuing on the next peer" : "");
+        }
+    }
+    if (tried && j->n_gen == 0 && j->rerr.status == 503)
+        j->rerr.status = 502;
+}
+
+/* Streaming through peers: the worker runs the request; the handler waits
+ * for the first token (or the end) to choose between an event stream and
+ * an error status. Until first is set, the handler owns j. */
+static void *remote_worker(void *arg)
+{
+    job *j = arg;
+    ari_api *a = j->api;
+    req *r = j->r;
+    run_remote(j);
+    pthread_mutex_lock(&r->mu);
+    int owned = j->first; /* the handler has committed to a stream */
+    j->finished = 1;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    if (owned) {
+        stream_finish(j, j->rerr.status ? j->rerr.msg : NULL);
+        ari_info("api", "%s %s via peer %.12s: %u prompt + %zu generated tokens, %s", j->id,
+                 j->model, j->peer, (unsigned)j->n_toks, j->n_gen,
+                 j->rerr.status ? "failed" : finish_name(j->res.finish));
+        job_free(j);
+        req_unref(r);
+    }
+    worker_exit(a);
+    return NULL;
+}
+
+/* Serves j on peers. Sets *jp to NULL when a worker took j over. */
+static enum MHD_Result remote_completion(ari_api *a, struct MHD_Connection *con, req *r,
+                                         job **jp, json_t *body)
+{
+    job *j = *jp;
+    j->fwd = json_deep_copy(body);
+    if (!j->fwd)
+        return MHD_NO;
+    json_object_del(j->fwd, "stream");
+    json_object_del(j->fwd, "stream_options");
+    pthread_mutex_lock(&a->mu);
+    a->remote_requests++;
+    pthread_mutex_unlock(&a->mu);
+    if (!j->stream) {
+        run_remote(j);
+        if (j->rerr.status)
+            return answer_err(a, con, -1, &j->rerr);
+        if (j->res.finish == ARIA_FINISH_CANCELLED && r->cancel)
+            return MHD_NO;
+        ari_info("api", "%s %s via peer %.12s: %u prompt + %zu generated tokens, %s", j->id,
+                 j->model, j->peer, (unsigned)j->n_toks, j->n_gen, finish_name(j->res.finish));
+        snprintf(j->route + strlen(j->route), sizeof j->route - strlen(j->route), "; peer=%s",
+                 j->peer);
+        return final_response(con, j);
+    }
+    stream_start(j);
+    pthread_mutex_lock(&r->mu);
+    r->refs += 2; /* the worker's and the response's */
+    pthread_mutex_unlock(&r->mu);
+    if (!start_worker(a, remote_worker, j)) {
+        r->refs -= 2;
+        return send_error(a, con, 500, ARI_EK_INTERNAL, -1, "server_error", NULL, NULL,
+                          "cannot start the request");
+    }
+    char route[sizeof j->route + 64];
+    pthread_mutex_lock(&r->mu);
+    while (!j->first && !j->finished)
+        pthread_cond_wait(&r->cv, &r->mu);
+    int streaming = j->first;
+    snprintf(route, sizeof route, "%s; peer=%s", j->route, j->first ? j->first_peer : j->peer);
+    if (streaming)
+        *jp = NULL; /* the worker's now */
+    else            /* ended before any token: the worker left j to us */
+        r->refs -= 2;
+    pthread_mutex_unlock(&r->mu);
+    if (!streaming) {
+        if (j->rerr.status) {
+            r->out_len = 0;
+            return answer_err(a, con, -1, &j->rerr);
+        }
+        stream_finish(j, NULL); /* finished without a token */
+        pthread_mutex_lock(&r->mu);
+        r->refs++;
+        pthread_mutex_unlock(&r->mu);
+    }
+    return stream_response(con, r, route);
+}
+
+static int peer_gone(void *u)
+{
+    const ari_peer_sink *sink = u;
+    return *sink->cancel;
+}
+
+/* A request that a peer sent: the same parsing, slots and generation as a
+ * client's, with the tokens going back to the peer. */
+static void serve_peer(void *user, const char *endpoint, json_t *request, const int32_t *resume,
+                       size_t n_resume, const ari_peer_sink *sink)
+{
+    ari_api *a = user;
+    job *j = job_new(a, NULL, !strcmp(endpoint, "chat"));
+    api_err e = {0};
+    if (!j) {
+        sink->error(sink->ctx, 500, NULL, NULL, "out of memory");
+        return;
+    }
+    j->sink = sink;
+    j->resume = resume;
+    j->n_resume = n_resume;
+    j->deadline = ari_now_ns() + a->timeout_ns;
+    pthread_mutex_lock(&a->mu);
+    unsigned long long seq = ++a->seq;
+    pthread_mutex_unlock(&a->mu);
+    snprintf(j->id, sizeof j->id, "peer-aria%llx", seq);
+    if (parse_request(j, request, &e) != 0)
+        goto fail;
+    j->stream = 0;
+    if (j->lp) { /* entries go to the peer one by one */
+        json_decref(j->lp);
+        j->lp = NULL;
+    }
+    j->mi = j->req_model[0] ? ari_service_find(a->svc, j->req_model) : -1;
+    if (j->mi < 0) {
+        set_err(&e, 404, ARI_EK_NOT_FOUND, "invalid_request_error", "model", "model_not_found",
+                "this node does not serve model '%s'", j->req_model);
+        goto fail;
+    }
+    snprintf(j->model, sizeof j->model, "%s", j->req_model);
+    int pr = prepare_local(a, j, peer_gone, (void *)sink, &e);
+    if (pr == 1)
+        set_err(&e, 499, ARI_EK_CANCELLED, "server_error", NULL, NULL, "cancelled");
+    if (pr != 0)
+        goto fail;
+    run_generation(j);
+    ari_service_release(&j->lease);
+    record(j);
+    if (j->gen_err != ARIA_OK)
+        sink->error(sink->ctx, 500, NULL, NULL, j->why.text);
+    else
+        sink->done(sink->ctx, finish_name(j->res.finish), (uint32_t)(j->n_toks - j->n_resume),
+                   j->res.n_generated);
+    job_free(j);
+    return;
+fail:
+    count_error(a, j->mi, e.kind);
+    sink->error(sink->ctx, (int)e.status, e.code, e.param, e.msg);
+    job_free(j);
+}
+
+/* POST /v1/chat/completions and /v1/completions. */
+static enum MHD_Result completion(ari_api *a, struct MHD_Connection *con, req *r, int chat)
+{
+    json_error_t jerr;
+    json_t *body = json_loadb(r->body ? r->body : "", r->len, 0, &jerr);
+    if (!body)
+        return BAD(NULL, "the request body is not valid JSON: %s (line %d, column %d)", jerr.text,
+                   jerr.line, jerr.column);
+    if (!json_is_object(body)) {
+        json_decref(body);
+        return BAD(NULL, "the request body must be a JSON object");
+    }
+    enum MHD_Result rc;
+    api_err e = {0};
+    job *j = job_new(a, r, chat);
+    if (!j) {
+        json_decref(body);
+        return MHD_NO;
+    }
+    if (parse_request(j, body, &e) != 0) {
+        rc = answer_err(a, con, -1, &e);
+        goto out;
+    }
+
+    /* the model: named, or the router's choice; here or on a peer */
+    char chosen[256];
+    if (!j->req_model[0]) {
+        auto_route(a, j, chosen, sizeof chosen);
+        if (!chosen[0]) {
             rc = send_error(a, con, 404, ARI_EK_NOT_FOUND, -1, "invalid_request_error", "model",
-                            "model_not_found",
-                            "The model '%s' does not exist on this node (GET /v1/models lists "
-                            "the models it serves; \"auto\" lets the router choose)", model);
+                            "model_not_found", "no model is served by this node or its peers (%s)",
+                            j->rerr.msg);
             goto out;
         }
+    } else {
+        snprintf(chosen, sizeof chosen, "%s", j->req_model);
         snprintf(j->route, sizeof j->route, "class=none; model=%s; reason=requested by name",
-                 model);
+                 chosen);
     }
-    snprintf(j->model, sizeof j->model, "%s", ari_service_desc(a->svc, (size_t)j->mi)->id);
+    j->mi = ari_service_find(a->svc, chosen);
+    snprintf(j->model, sizeof j->model, "%s", chosen);
     pthread_mutex_lock(&a->mu);
     unsigned long long seq = ++a->seq;
     pthread_mutex_unlock(&a->mu);
     snprintf(j->id, sizeof j->id, "%s-aria%llx%llx", chat ? "chatcmpl" : "cmpl", seq,
              (unsigned long long)(ari_now_ns() & 0xffffff));
     j->created = (long long)time(NULL);
+    const char *user = json_string_value(json_object_get(body, "user"));
     if (user)
         ari_debug("api", "%s for user '%s'", j->id, user);
-
-    /* a slot */
-    uint64_t t0 = ari_now_ns();
-    j->deadline = t0 + a->timeout_ns;
-    aria_msg why = {{0}};
-    aria_err e = ari_service_acquire(a->svc, (size_t)j->mi, client_gone, r, j->deadline, &j->lease,
-                                     &why);
-    if (e == ARIA_ERR_BUSY) {
-        rc = send_error(a, con, 429, ARI_EK_QUEUE_FULL, j->mi, "rate_limit_exceeded", NULL,
-                        "rate_limit_exceeded", "%s; try again later", why.text);
+    j->deadline = ari_now_ns() + a->timeout_ns;
+    if (j->mi < 0) {
+        char ids[1][ARI_ID_LEN + 1];
+        if (ari_peers_for_model(a->peers, chosen, ids, 1) == 0) {
+            rc = send_error(a, con, 404, ARI_EK_NOT_FOUND, -1, "invalid_request_error", "model",
+                            "model_not_found",
+                            "The model '%s' does not exist on this node or its peers (GET "
+                            "/v1/models lists the models it serves; \"auto\" lets the router "
+                            "choose)", chosen);
+            goto out;
+        }
+        rc = remote_completion(a, con, r, &j, body);
         goto out;
     }
-    if (e == ARIA_ERR_CANCELLED) {
+
+    /* a slot, and the prompt's tokens */
+    int pr = prepare_local(a, j, client_gone, r, &e);
+    if (pr == 1) {
         count_error(a, j->mi, ARI_EK_CANCELLED);
         rc = MHD_NO;
         goto out;
     }
-    if (e != ARIA_OK) {
-        rc = send_error(a, con, e == ARIA_ERR_TIMEOUT || e == ARIA_ERR_UNAVAILABLE ? 503 : 500,
-                        ARI_EK_INTERNAL, j->mi, "server_error", NULL, NULL, "model %s: %s",
-                        j->model, why.text);
+    if (pr != 0) {
+        rc = answer_err(a, con, j->mi, &e);
         goto out;
     }
-
-    /* the prompt's tokens */
-    char *prompt = NULL;
-    size_t plen = 0;
-    uint32_t tflags = ARIA_TOK_ADD_BOS;
-    if (chat) {
-        size_t need = 0;
-        char small[1];
-        e = j->lease.vt->chat_format ? j->lease.vt->chat_format(j->lease.m, msgs, n_msgs, 1, small,
-                                                                 sizeof small, &need, &why)
-                                     : ARIA_ERR_UNSUPPORTED;
-        if (e == ARIA_ERR_RANGE || e == ARIA_OK) {
-            prompt = malloc(need + 1);
-            e = prompt ? j->lease.vt->chat_format(j->lease.m, msgs, n_msgs, 1, prompt, need + 1,
-                                                  &plen, &why)
-                       : ARIA_ERR_NOMEM;
-        }
-        tflags |= ARIA_TOK_PARSE_SPECIAL;
-        if (e != ARIA_OK) {
-            free(prompt);
-            ari_service_release(&j->lease);
-            rc = send_error(a, con, 500, ARI_EK_INTERNAL, j->mi, "server_error", NULL, NULL,
-                            "model %s cannot format a chat: %s", j->model, why.text);
-            goto out;
-        }
-    } else {
-        prompt = strdup(query);
-        plen = prompt ? strlen(prompt) : 0;
-    }
-    size_t nt = 0;
-    e = prompt ? j->lease.vt->tokenize(j->lease.m, prompt, plen, tflags, NULL, 0, &nt)
-               : ARIA_ERR_NOMEM;
-    if (e == ARIA_ERR_RANGE || (e == ARIA_OK && nt)) {
-        j->toks = malloc((nt ? nt : 1) * sizeof *j->toks);
-        e = j->toks ? j->lease.vt->tokenize(j->lease.m, prompt, plen, tflags, j->toks, nt, &nt)
-                    : ARIA_ERR_NOMEM;
-    }
-    free(prompt);
-    j->n_toks = nt;
-    if (e != ARIA_OK || nt == 0) {
-        ari_service_release(&j->lease);
-        rc = BAD(chat ? "messages" : "prompt", "the prompt could not be tokenized%s",
-                 nt == 0 ? " (it is empty)" : "");
-        goto out;
-    }
-    if (nt >= j->lease.n_ctx) {
-        ari_service_release(&j->lease);
-        rc = send_error(a, con, 400, ARI_EK_CONTEXT, j->mi, "invalid_request_error",
-                        chat ? "messages" : "prompt", "context_length_exceeded",
-                        "This model's maximum context length is %u tokens. However, your %s "
-                        "resulted in %zu tokens.",
-                        j->lease.n_ctx, chat ? "messages" : "prompt", nt);
-        goto out;
-    }
-    if (j->logprobs && !j->stream)
-        j->lp = chat ? json_pack("{s:[]}", "content") : cmpl_lp_new();
-
     if (j->stream) {
+        if (j->lp) {
+            json_decref(j->lp);
+            j->lp = NULL;
+        }
         pthread_mutex_lock(&r->mu);
         r->refs += 2; /* the worker's and the response's */
         pthread_mutex_unlock(&r->mu);
-        /* the first chunk names the role */
-        if (chat) {
-            json_t *c = chunk_base(j);
-            json_object_set_new(c, "choices",
-                                json_pack("[{s:i,s:{s:s,s:s},s:n,s:n}]", "index", 0, "delta",
-                                          "role", "assistant", "content", "", "logprobs",
-                                          "finish_reason"));
-            if (j->include_usage)
-                json_object_set_new(c, "usage", json_null());
-            push_event(r, c);
-        }
+        stream_start(j);
         char route[sizeof j->route];
         memcpy(route, j->route, sizeof route);
-        struct MHD_Response *res =
-            MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, r, stream_free);
-        pthread_mutex_lock(&a->mu);
-        a->workers++;
-        pthread_mutex_unlock(&a->mu);
-        pthread_t th;
-        pthread_attr_t at;
-        pthread_attr_init(&at);
-        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-        int started = res && pthread_create(&th, &at, stream_worker, j) == 0;
-        pthread_attr_destroy(&at);
-        if (!started) {
-            pthread_mutex_lock(&a->mu);
-            a->workers--;
-            pthread_mutex_unlock(&a->mu);
+        if (!start_worker(a, stream_worker, j)) {
             ari_service_release(&j->lease);
-            if (res)
-                MHD_destroy_response(res); /* runs stream_free */
-            else
-                req_unref(r);
-            req_unref(r);
+            r->refs -= 2;
             rc = send_error(a, con, 500, ARI_EK_INTERNAL, j->mi, "server_error", NULL, NULL,
                             "cannot start the generation");
             goto out;
         }
         j = NULL; /* the worker's now */
-        MHD_add_response_header(res, "Content-Type", "text/event-stream");
-        MHD_add_response_header(res, "Cache-Control", "no-cache");
-        MHD_add_response_header(res, "X-Aria-Route", route);
-        rc = MHD_queue_response(con, 200, res);
-        MHD_destroy_response(res);
+        rc = stream_response(con, r, route);
         goto out;
     }
 
@@ -937,43 +1394,58 @@ static enum MHD_Result completion(ari_api *a, struct MHD_Connection *con, req *r
         rc = MHD_NO; /* nobody to answer */
         goto out;
     }
-    {
-        char *clean = malloc(j->text_len * 3 + 1);
-        if (!clean) {
-            rc = MHD_NO;
-            goto out;
-        }
-        utf8_clean(j->text ? j->text : "", j->text_len, clean, j->text_len * 3 + 1);
-        json_t *lp = j->lp ? json_incref(j->lp) : json_null();
-        json_t *choice =
-            chat ? json_pack("{s:i,s:{s:s,s:s,s:n},s:o,s:s}", "index", 0, "message", "role",
-                             "assistant", "content", clean, "refusal", "logprobs", lp,
-                             "finish_reason", finish_name(j->res.finish))
-                 : json_pack("{s:s,s:i,s:o,s:s}", "text", clean, "index", 0, "logprobs", lp,
-                             "finish_reason", finish_name(j->res.finish));
-        free(clean);
-        json_t *out = json_pack("{s:s,s:s,s:I,s:s,s:s,s:[o],s:o}", "id", j->id, "object",
-                                chat ? "chat.completion" : "text_completion", "created",
-                                (json_int_t)j->created, "model", j->model, "system_fingerprint",
-                                "aria-" ARIA_VERSION, "choices", choice, "usage", usage_json(j));
-        rc = send_json(con, 200, out, j->route);
-    }
-    goto out;
-
-bad:
-    rc = send_error(a, con, 400, ARI_EK_BAD_REQUEST, -1, "invalid_request_error", err_param, NULL,
-                    "%s", err);
+    rc = final_response(con, j);
 out:
     if (j)
         job_free(j);
-    for (size_t i = 0; texts && i < n_msgs; i++)
-        free(texts[i]);
-    free(texts);
-    free(msgs);
-    free(query);
     json_decref(body);
     return rc;
-#undef FAIL
+}
+
+/* ---- what the peer layer asks of the API -------------------------------------- */
+
+static json_t *peer_models(void *user)
+{
+    ari_api *a = user;
+    json_t *out = json_array();
+    for (size_t i = 0; i < ari_service_count(a->svc); i++) {
+        const ari_model_desc *d = ari_service_desc(a->svc, i);
+        json_t *tiers = json_array();
+        for (uint32_t bit = ARIA_TIER_EFFICIENCY; bit <= ARIA_TIER_SPECIALIST; bit <<= 1)
+            if (d->tiers & bit)
+                json_array_append_new(tiers, json_string(ari_tier_name(bit)));
+        uint32_t nl = d->probe.n_layers ? d->probe.n_layers : 1;
+        json_array_append_new(out, json_pack("{s:s,s:o,s:[i,i],s:i,s:I,s:s,s:s}", "id", d->id,
+                                             "tiers", tiers, "layers", 0, (int)nl, "n_layers",
+                                             (int)nl, "bytes", (json_int_t)d->probe.weight_bytes,
+                                             "arch", d->probe.arch, "format", d->probe.format));
+    }
+    return out;
+}
+
+static void peer_load(void *user, uint32_t *active, uint32_t *slots, uint32_t *queue)
+{
+    ari_api *a = user;
+    uint32_t per = (uint32_t)ari_config_get_int(a->c->cfg, "api", "slots_per_model", 2);
+    *active = *slots = *queue = 0;
+    for (size_t i = 0; i < ari_service_count(a->svc); i++) {
+        ari_model_stats st;
+        ari_service_stats(a->svc, i, &st);
+        *active += st.active;
+        *queue += st.waiting;
+        *slots += per;
+    }
+}
+
+void ari_api_peer_host(ari_api *a, ari_peer_host *out)
+{
+    *out = (ari_peer_host){.user = a, .models = peer_models, .load = peer_load,
+                           .serve = serve_peer};
+}
+
+void ari_api_set_peers(ari_api *a, ari_peers *p)
+{
+    a->peers = p;
 }
 
 /* ---- the other endpoints ------------------------------------------------ */
@@ -1070,6 +1542,13 @@ static enum MHD_Result metrics(ari_api *a, struct MHD_Connection *con)
     fam = "aria_http_requests_total";
     FAMILY(fam, "counter", "HTTP requests received.");
     fprintf(f, "%s %llu\n", fam, (unsigned long long)a->http_requests);
+    fam = "aria_remote_requests_total";
+    FAMILY(fam, "counter", "Completion requests this node sent on to peers.");
+    fprintf(f, "%s %llu\n", fam, (unsigned long long)a->remote_requests);
+    fam = "aria_peer_failovers_total";
+    FAMILY(fam, "counter", "Peers that failed mid-request (the next peer continued, or the "
+                           "client got an error).");
+    fprintf(f, "%s %llu\n", fam, (unsigned long long)a->failovers);
     pthread_mutex_unlock(&a->mu);
 #undef FAMILY
 #undef PER_MODEL
@@ -1175,6 +1654,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *con, const char
                           "a key from [api] api_keys");
     if (!strcmp(url, "/metrics") && get)
         return metrics(a, con);
+    if (!strcmp(url, "/peers") && get)
+        return send_json(con, 200,
+                         json_pack("{s:s,s:o}", "object", "list", "data", ari_peers_json(a->peers)),
+                         NULL);
     if (!strcmp(url, "/v1/models") && get)
         return list_models(a, con, NULL);
     if (!strncmp(url, "/v1/models/", 11) && get)
@@ -1184,7 +1667,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *con, const char
     if (!strcmp(url, "/v1/completions") && post)
         return completion(a, con, r, 0);
     int known = !strcmp(url, "/v1/chat/completions") || !strcmp(url, "/v1/completions") ||
-                !strcmp(url, "/v1/models") || !strcmp(url, "/metrics") || !strcmp(url, "/health");
+                !strcmp(url, "/v1/models") || !strcmp(url, "/metrics") || !strcmp(url, "/health") ||
+                !strcmp(url, "/peers");
     if (known)
         return send_error(a, con, 405, ARI_EK_BAD_REQUEST, -1, "invalid_request_error", NULL,
                           "method_not_allowed", "%s is not allowed on %s", method, url);

@@ -6,6 +6,7 @@
 #define ARI_API_H
 
 #include "node.h"
+#include "peers.h"
 #include "service.h"
 
 typedef struct ari_api ari_api;
@@ -14,6 +15,12 @@ typedef struct ari_api ari_api;
 ari_api *ari_api_start(ari_ctx *c, ari_service *svc, aria_msg *why);
 /* The port actually bound (useful with port 0). */
 unsigned ari_api_port(const ari_api *a);
+/* What the peer layer needs from the API: the models to advertise, the
+ * load, and a way to serve a peer's request like a client's. */
+void ari_api_peer_host(ari_api *a, ari_peer_host *out);
+/* Lets the router and the completions use peers (p may be NULL). Call
+ * before requests arrive, and with NULL before ari_peers_stop. */
+void ari_api_set_peers(ari_api *a, ari_peers *p);
 /* Stops accepting, cancels running generations, waits for them. */
 void ari_api_stop(ari_api *a);
 

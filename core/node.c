@@ -4,6 +4,8 @@
 
 #include "api.h"
 #include "catalog.h"
+#include "identity.h"
+#include "peers.h"
 #include "service.h"
 
 #include "cpu.h"
@@ -17,6 +19,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +57,8 @@ static const struct {
     {"--log-level", "node", "log_level"},
     {"--name", "node", "name"},
     {"--api", "api", "listen"},
+    {"--listen", "network", "listen"},
+    {"--bootstrap", "network", "bootstrap"},
 };
 
 int ari_opts_parse(ari_opts *o, int *argc, char **argv)
@@ -336,6 +341,7 @@ int ari_node_run(const ari_opts *o)
     ari_ctx c;
     ari_service *svc = NULL;
     ari_api *api = NULL;
+    ari_peers *peers = NULL;
     int rc = ari_ctx_open(&c, o, ARI_CTX_DATA_DIR);
     int lock = -1;
     if (rc != 0)
@@ -389,6 +395,26 @@ int ari_node_run(const ari_opts *o)
         rc = 1;
         goto out;
     }
+    ari_identity ident;
+    int created = 0;
+    if (ari_identity_load(c.data_dir, &ident, &created, &why) != ARIA_OK) {
+        fprintf(stderr, "aria-core: %s\n", why.text);
+        rc = 1;
+        goto out;
+    }
+    ari_identity_install(&c.host, &ident);
+    ari_info("node", "node id %s (%s %s/identity.key)", ident.id,
+             created ? "new key created in" : "key from", c.data_dir);
+    ari_peer_host ph;
+    ari_api_peer_host(api, &ph);
+    peers = ari_peers_start(&c, &ident, &ph, &why);
+    sodium_memzero(&ident, sizeof ident);
+    if (!peers && why.text[0]) {
+        fprintf(stderr, "aria-core: %s\n", why.text);
+        rc = 1;
+        goto out;
+    }
+    ari_api_set_peers(api, peers);
     ari_service_preload(svc);
     ari_info("node", "ready (pid %ld); stop with Ctrl-C or SIGTERM", (long)getpid());
 
@@ -397,7 +423,9 @@ int ari_node_run(const ari_opts *o)
     ari_info("node", "%s received; stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     rc = 0;
 out:
+    ari_peers_stop(peers); /* first: requests waiting on peers return */
     ari_api_stop(api);
+    ari_peers_free(peers);
     ari_service_free(svc);
     ari_ctx_close(&c);
     if (lock >= 0)

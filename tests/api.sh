@@ -38,7 +38,7 @@ post() { # PATH JSON
 "$ARIA" bench --shape bitnet-large --type TQ2_0 --write "$T/big.gguf" >/dev/null 2>&1 ||
     bad "writing the random bitnet-large model"
 
-"$ARIA" --plugins "$PLUG" --data-dir "$T/data" --api 127.0.0.1:0 --threads 1 \
+"$ARIA" --plugins "$PLUG" --data-dir "$T/data" --api 127.0.0.1:0 --listen ws://127.0.0.1:0 --threads 1 \
     --model "$M" --model "$T/big.gguf" \
     --set api.api_keys=test-key-1,test-key-2 --set api.max_body_kb=64 \
     --set api.slots_per_model=1 --set api.queue_depth=0 --log-level info \
@@ -211,7 +211,7 @@ has "$T/node.log" "stopped" "clean stop"
 # several models, LRU: room for one big model only, so loading the second
 # unloads the first (the least recently used)
 cp "$T/big.gguf" "$T/big2.gguf"
-"$ARIA" --plugins "$PLUG" --data-dir "$T/d3" --api 127.0.0.1:0 --threads 1 \
+"$ARIA" --plugins "$PLUG" --data-dir "$T/d3" --api 127.0.0.1:0 --listen ws://127.0.0.1:0 --threads 1 \
     --model "$T/big.gguf" --model "$T/big2.gguf" --set models.ctx_size=256 \
     --set models.max_memory_mb=400 >/dev/null 2>"$T/lru.log" &
 node_pid=$!
@@ -236,7 +236,7 @@ has "$T/b" 'aria_model_loads_total{model="big2.gguf"} 1' "load counted"
 kill -TERM "$node_pid"; wait "$node_pid"; node_pid=""
 
 # a model that cannot fit [models] max_memory_mb: 503, the reason named
-"$ARIA" --plugins "$PLUG" --data-dir "$T/d4" --api 127.0.0.1:0 --model "$T/big.gguf" \
+"$ARIA" --plugins "$PLUG" --data-dir "$T/d4" --api 127.0.0.1:0 --listen ws://127.0.0.1:0 --model "$T/big.gguf" \
     --set models.max_memory_mb=16 >/dev/null 2>"$T/mem.log" &
 node_pid=$!
 for _ in $(seq 1 100); do grep -q "ready" "$T/mem.log" && break; sleep 0.1; done
@@ -248,7 +248,7 @@ has "$T/b" '"type":"server_error"' "503 error type"
 kill -TERM "$node_pid"; wait "$node_pid"; node_pid=""
 
 # a bad --model is one clear line
-"$ARIA" --plugins "$PLUG" --data-dir "$T/d2" --api 127.0.0.1:0 --model "$T/none.gguf" \
+"$ARIA" --plugins "$PLUG" --data-dir "$T/d2" --api 127.0.0.1:0 --listen ws://127.0.0.1:0 --model "$T/none.gguf" \
     >/dev/null 2>"$T/err"; rc=$?
 [ "$rc" = 2 ] && ok || bad "missing --model exit $rc"
 has "$T/err" "--model $T/none.gguf: No such file or directory" "missing --model line"

@@ -138,7 +138,7 @@ then ok; else bad "plugins --json with a [kernels] override"; fi
 # The node: starts, reports each bad plugin in one line, keeps running,
 # holds its data directory, stops cleanly on SIGTERM and on SIGINT.
 D="$T/data"
-"$ARIA" --plugins "$P" --data-dir "$D" --api 127.0.0.1:0 --log-level info >"$T/node.out" 2>"$T/node.log" &
+"$ARIA" --plugins "$P" --data-dir "$D" --api 127.0.0.1:0 --listen ws://127.0.0.1:0 --log-level info >"$T/node.out" 2>"$T/node.log" &
 node_pid=$!
 for _ in $(seq 1 100); do grep -q "ready" "$T/node.log" && break; sleep 0.1; done
 has "$T/node.log" "ready" "node ready"
@@ -160,7 +160,7 @@ has "$T/node.log" "SIGTERM received; stopping" "SIGTERM logged"
 has "$T/node.log" "stopped" "clean stop"
 node_pid=""
 
-"$ARIA" --plugins "$P" --data-dir "$D" --api 127.0.0.1:0 >"$T/node.out" 2>"$T/node.log" &
+"$ARIA" --plugins "$P" --data-dir "$D" --api 127.0.0.1:0 --listen ws://127.0.0.1:0 >"$T/node.out" 2>"$T/node.log" &
 node_pid=$!
 for _ in $(seq 1 100); do grep -q "ready" "$T/node.log" && break; sleep 0.1; done
 kill -INT "$node_pid"

@@ -51,7 +51,7 @@ cat >"$T/cat.json" <<'EOF'
 EOF
 expect_rc 1 "catalog with a gated license" "${A[@]}" --set "models.catalog=$T/cat.json" model list
 has "$T/err" "cat.json: entry 2 'gemma-3-1b': license is not MIT, Apache-2.0 or TII-Falcon-2.0" "gate names the entry"
-"$ARIA" --plugins "$PLUG" --data-dir "$T/gate" --api 127.0.0.1:0 --set "models.catalog=$T/cat.json" \
+"$ARIA" --plugins "$PLUG" --data-dir "$T/gate" --api 127.0.0.1:0 --listen ws://127.0.0.1:0 --set "models.catalog=$T/cat.json" \
     >/dev/null 2>"$T/err" & gp=$!
 for _ in $(seq 1 50); do kill -0 $gp 2>/dev/null || break; sleep 0.1; done
 if kill -0 $gp 2>/dev/null; then bad "node started with a gated catalog"; kill -9 $gp; else ok; fi

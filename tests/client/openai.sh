@@ -16,7 +16,7 @@ T=$(mktemp -d /tmp/aria-openai-XXXXXX)
 node_pid=""
 cleanup() { [ -n "$node_pid" ] && kill -9 "$node_pid" 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
-"$ARIA" --plugins "$PLUG" --data-dir "$T/data" --api 127.0.0.1:0 \
+"$ARIA" --plugins "$PLUG" --data-dir "$T/data" --api 127.0.0.1:0 --listen ws://127.0.0.1:0 \
     --model "$SRC/../shared/models/stories260K.gguf" --set api.api_keys=sk-test \
     >"$T/out" 2>"$T/log" &
 node_pid=$!

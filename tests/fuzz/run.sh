@@ -19,4 +19,26 @@ echo "fuzz_gguf: ${secs}s from $(ls "$out/corpus" | wc -l) seeds"
 "$out/fuzz_gguf" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$out/" "$out/corpus" 2>"$out/log" || { grep -B2 -A40 -E "ERROR|SUMMARY|crash" "$out/log" | head -80; echo "0 passed, 1 failed"; exit 1; }
 grep -E "stat::number_of_executed_units|Done" "$out/log" | tail -2
-echo "fuzz: 1 passed, 0 failed"
+
+# the peer protocol: frames and messages (seeds: one message of each type)
+clang "${cflags[@]}" -I"$src/core" -I"$src/plugins/transport-ws" "$here/fuzz_proto.c" \
+    "$src/core/proto.c" "$src/core/identity.c" "$src/sdk/src/err.c" \
+    $(pkg-config --cflags --libs jansson libsodium) -o "$out/fuzz_proto"
+mkdir -p "$out/pcorpus"
+i=0
+for m in '{"type":"hello","body":"{\"proto\":\"2.0\",\"id\":\"00\",\"pk\":\"00\",\"nonce\":\"00\",\"ts\":1,\"seq\":1,\"models\":[{\"id\":\"m\",\"layers\":[0,2],\"n_layers\":2}]}","sig":"00"}' \
+         '{"type":"auth","sig":"00"}' '{"type":"peers","peers":[{"id":"0","pk":"0","url":"ws://1.2.3.4:5"}]}' \
+         '{"type":"infer","rid":"a-1","endpoint":"chat","request":{"messages":[]},"resume":[1,2]}' \
+         '{"type":"token","rid":"a","text":"x","token":3,"lp":{}}' \
+         '{"type":"done","rid":"a","finish":"stop","prompt_tokens":1,"completion_tokens":2}' \
+         '{"type":"error","rid":"a","status":429,"message":"m","code":"c"}' \
+         '{"type":"load","active":1,"slots":2,"queue":0}' '{"type":"bye","reason":"r"}'; do
+    i=$((i + 1))
+    printf '%s' "$m" >"$out/pcorpus/msg$i"
+    python3 -c 'import sys,struct; d=sys.argv[1].encode(); sys.stdout.buffer.write(bytes([0,0,0,0])+struct.pack("<I",len(d))+d)' "$m" >"$out/pcorpus/frame$i"
+done
+echo "fuzz_proto: ${secs}s from $(ls "$out/pcorpus" | wc -l) seeds"
+"$out/fuzz_proto" -max_total_time="$secs" -max_len=16384 -rss_limit_mb=2048 \
+    -print_final_stats=1 -artifact_prefix="$out/" "$out/pcorpus" 2>"$out/plog" || { grep -B2 -A40 -E "ERROR|SUMMARY|crash" "$out/plog" | head -80; echo "0 passed, 1 failed"; exit 1; }
+grep -E "stat::number_of_executed_units|Done" "$out/plog" | tail -2
+echo "fuzz: 2 passed, 0 failed"

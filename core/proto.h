@@ -1,0 +1,69 @@
+/* proto.h — the ARIA peer protocol's messages (docs/protocol.md), as pure
+ * functions: parse and check a control message, build and open the signed
+ * HELLO/CAPS envelope, sign and check the handshake's AUTH proof. Nothing
+ * here does I/O or keeps state, so all of it is tested and fuzzed alone. */
+#ifndef ARI_PROTO_H
+#define ARI_PROTO_H
+
+#include "aria/common.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+#define ARI_PROTO_MAJOR 2
+#define ARI_PROTO_MINOR 0
+#define ARI_PROTO_SUBPROTOCOL "aria.v2"
+#define ARI_PROTO_MAX_BODY (64 * 1024) /* a HELLO/CAPS body */
+#define ARI_PROTO_MAX_SKEW_MS 120000   /* HELLO timestamps older or newer are stale */
+#define ARI_PROTO_MAX_PEERS_LIST 64    /* entries in one "peers" message */
+#define ARI_PROTO_MAX_RID 64           /* request id length */
+
+/* A parsed, checked control message: the JSON object and its type. */
+typedef struct ari_msg_in {
+    json_t *obj; /* owned */
+    const char *type;
+} ari_msg_in;
+
+/* Parses one TEXT frame: a JSON object whose "type" is a known message type,
+ * with every field that type requires present and of the right kind and
+ * size. On error *why names the first bad field. */
+aria_err ari_proto_parse(const void *data, size_t len, ari_msg_in *out, aria_msg *why);
+
+/* A verified HELLO or CAPS body. */
+typedef struct ari_hello {
+    json_t *body; /* owned: the parsed body object */
+    char id[41];
+    uint8_t pk[32];
+    uint8_t nonce[32];
+    int64_t ts_ms;
+    int64_t seq;
+    int major, minor;
+} ari_hello;
+
+/* Signs body (a JSON object) as a message of type "hello" or "caps":
+ * {"type":T,"body":"<body as compact JSON>","sig":"<hex>"}. Returns a
+ * malloc'd string, or NULL when out of memory. */
+char *ari_proto_seal(const char *type, json_t *body, const uint8_t sk[64]);
+
+/* Opens the sealed body of a parsed hello/caps message: version, id against
+ * key, signature, then timestamp against now_ms (Unix ms). *why says which
+ * check failed. The caller checks replay (nonce) and, for CAPS, that the key
+ * is the one of the HELLO. */
+aria_err ari_proto_open(const ari_msg_in *m, int64_t now_ms, ari_hello *out, aria_msg *why);
+void ari_hello_free(ari_hello *h);
+
+/* The AUTH proof: the signer's signature over the other side's nonce and
+ * both ids ("aria.v2/auth\n" || nonce || verifier_id || signer_id). */
+void ari_proto_auth_sign(const uint8_t sk[64], const uint8_t their_nonce[32],
+                         const char *their_id, const char *my_id, char sig_hex[129]);
+int ari_proto_auth_check(const uint8_t signer_pk[32], const char *sig_hex,
+                         const uint8_t my_nonce[32], const char *my_id, const char *signer_id);
+
+/* Hex of n bytes into out (2n+1), and back (exactly 2n hex digits). */
+void ari_hex(const uint8_t *b, size_t n, char *out);
+int ari_unhex(const char *s, uint8_t *out, size_t n);
+
+/* Wall clock, Unix milliseconds. */
+int64_t ari_wall_ms(void);
+
+#endif
