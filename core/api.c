@@ -696,6 +696,8 @@ static void auto_route(ari_api *a, job *j, char *chosen, size_t cap)
     size_t k = 0;
     for (size_t i = 0; rm && i < n; i++) {
         const ari_model_desc *d = ari_service_desc(a->svc, i);
+        if (!d)
+            continue;
         rm[k++] = (ari_route_model){.id = d->id, .tiers = d->tiers, .bytes = d->probe.weight_bytes};
     }
     for (size_t i = 0; rm && i < nr; i++) {
@@ -1410,6 +1412,8 @@ static json_t *peer_models(void *user)
     json_t *out = json_array();
     for (size_t i = 0; i < ari_service_count(a->svc); i++) {
         const ari_model_desc *d = ari_service_desc(a->svc, i);
+        if (!d)
+            continue;
         json_t *tiers = json_array();
         for (uint32_t bit = ARIA_TIER_EFFICIENCY; bit <= ARIA_TIER_SPECIALIST; bit <<= 1)
             if (d->tiers & bit)
@@ -1429,6 +1433,8 @@ static void peer_load(void *user, uint32_t *active, uint32_t *slots, uint32_t *q
     uint32_t per = (uint32_t)ari_config_get_int(a->c->cfg, "api", "slots_per_model", 2);
     *active = *slots = *queue = 0;
     for (size_t i = 0; i < ari_service_count(a->svc); i++) {
+        if (!ari_service_desc(a->svc, i))
+            continue;
         ari_model_stats st;
         ari_service_stats(a->svc, i, &st);
         *active += st.active;
@@ -1455,7 +1461,7 @@ static enum MHD_Result list_models(ari_api *a, struct MHD_Connection *con, const
     json_t *data = json_array();
     for (size_t i = 0; i < ari_service_count(a->svc); i++) {
         const ari_model_desc *d = ari_service_desc(a->svc, i);
-        if (one && strcmp(one, d->id))
+        if (!d || (one && strcmp(one, d->id)))
             continue;
         ari_model_stats st;
         ari_service_stats(a->svc, i, &st);
@@ -1496,8 +1502,9 @@ static enum MHD_Result metrics(ari_api *a, struct MHD_Connection *con)
 #define FAMILY(name, type, help) fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type)
 #define PER_MODEL(expr)                                                                   \
     for (size_t i = 0; st && i < n; i++)                                                  \
-        fprintf(f, "%s{model=\"%s\"} %.6g\n", fam, ari_service_desc(a->svc, i)->id, \
-                (double)(expr));
+        if (ari_service_desc(a->svc, i))                                                  \
+            fprintf(f, "%s{model=\"%s\"} %.6g\n", fam, ari_service_desc(a->svc, i)->id, \
+                    (double)(expr));
     const char *fam;
     fam = "aria_requests_total";
     FAMILY(fam, "counter", "Completion requests finished, per model (errors included).");
@@ -1536,8 +1543,10 @@ static enum MHD_Result metrics(ari_api *a, struct MHD_Connection *con)
         fprintf(f, "%s{model=\"\",kind=\"%s\"} %llu\n", fam, ari_err_kind_names[k],
                 (unsigned long long)a->errors[k]);
         for (size_t i = 0; st && i < n; i++)
-            fprintf(f, "%s{model=\"%s\",kind=\"%s\"} %llu\n", fam, ari_service_desc(a->svc, i)->id,
-                    ari_err_kind_names[k], (unsigned long long)st[i].errors[k]);
+            if (ari_service_desc(a->svc, i))
+                fprintf(f, "%s{model=\"%s\",kind=\"%s\"} %llu\n", fam,
+                        ari_service_desc(a->svc, i)->id, ari_err_kind_names[k],
+                        (unsigned long long)st[i].errors[k]);
     }
     fam = "aria_http_requests_total";
     FAMILY(fam, "counter", "HTTP requests received.");
@@ -1643,7 +1652,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *con, const char
     if (!strcmp(url, "/health") && get)
         return send_json(con, 200,
                          json_pack("{s:s,s:i,s:i,s:f}", "status", "ok", "models",
-                                   (int)ari_service_count(a->svc), "queue",
+                                   (int)ari_service_served(a->svc), "queue",
                                    (int)ari_service_queue_depth(a->svc), "uptime_s",
                                    (double)(ari_now_ns() - a->started_ns) / 1e9),
                          NULL);

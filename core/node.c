@@ -336,6 +336,7 @@ int ari_node_run(const ari_opts *o)
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
 
     ari_ctx c;
@@ -418,8 +419,32 @@ int ari_node_run(const ari_opts *o)
     ari_service_preload(svc);
     ari_info("node", "ready (pid %ld); stop with Ctrl-C or SIGTERM", (long)getpid());
 
+    /* The models directory is watched (its mtime, every 2 s; SIGHUP looks
+     * at once): models copied in or removed are served or dropped, and the
+     * peers are told. */
+    char mdir[4200];
+    ari_models_dir(&c, mdir, sizeof mdir);
+    struct stat mst;
+    struct timespec seen = {0, 0};
+    if (stat(mdir, &mst) == 0)
+        seen = mst.st_mtim;
     int sig = 0;
-    sigwait(&stop, &sig);
+    for (;;) {
+        struct timespec tick = {2, 0};
+        sig = sigtimedwait(&stop, NULL, &tick);
+        if (sig == SIGINT || sig == SIGTERM)
+            break;
+        int look = sig == SIGHUP;
+        if (stat(mdir, &mst) == 0 &&
+            (mst.st_mtim.tv_sec != seen.tv_sec || mst.st_mtim.tv_nsec != seen.tv_nsec)) {
+            seen = mst.st_mtim;
+            look = 1;
+        }
+        if (sig == SIGHUP)
+            ari_info("node", "SIGHUP received: looking at %s again", mdir);
+        if (look && ari_service_rescan(svc) > 0)
+            ari_peers_caps_changed(peers);
+    }
     ari_info("node", "%s received; stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     rc = 0;
 out:

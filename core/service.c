@@ -20,6 +20,7 @@ const char *const ari_err_kind_names[8] = {"bad_request", "not_found", "context_
 
 typedef struct smodel {
     ari_model_desc d;
+    int from_dir; /* found in the models directory (not --model) */
     /* under svc->mu */
     int state; /* 0 unloaded, 1 loading, 2 loaded */
     ari_loaded ld;
@@ -31,43 +32,19 @@ typedef struct smodel {
     ari_model_stats st;
 } smodel;
 
+/* Models are only ever appended, never moved: requests hold indices and
+ * descriptors while the node adds models found in the models directory. */
+#define MAX_MODELS 1024
+
 struct ari_service {
     ari_ctx *c;
     pthread_mutex_t mu;
     pthread_cond_t cv; /* a slot freed or a load ended */
-    smodel *m;
-    size_t n;
+    smodel *m;         /* MAX_MODELS entries */
+    size_t n;          /* written with release, read with acquire */
     uint32_t slots, queue_depth, ctx_size;
     uint64_t max_mem, used_mem;
 };
-
-static aria_err add_model(ari_service *s, const char *path, const char *id, aria_msg *why)
-{
-    for (size_t i = 0; i < s->n; i++)
-        if (!strcmp(s->m[i].d.id, id))
-            return aria_fail(why, ARIA_ERR_EXISTS, "%s: a model named '%s' is already served (%s)",
-                             path, id, s->m[i].d.path);
-    const ari_iface *f;
-    aria_probe pr;
-    aria_err e = ari_model_pick(&s->c->reg, path, &f, &pr, why);
-    if (e != ARIA_OK)
-        return e;
-    smodel *nm = realloc(s->m, (s->n + 1) * sizeof *nm);
-    if (!nm)
-        return aria_fail(why, ARIA_ERR_NOMEM, "out of memory");
-    s->m = nm;
-    smodel *m = &s->m[s->n];
-    memset(m, 0, sizeof *m);
-    snprintf(m->d.id, sizeof m->d.id, "%s", id);
-    snprintf(m->d.path, sizeof m->d.path, "%s", path);
-    m->d.backend = ((const aria_backend_vt *)f->vt)->name;
-    m->d.probe = pr;
-    m->d.tiers = pr.tiers ? pr.tiers : ((const aria_backend_vt *)f->vt)->tiers;
-    s->n++;
-    ari_info("models", "%s: %s via backend %s (%s, %s, %u layers)", id, path, m->d.backend,
-             pr.arch, pr.format, pr.n_layers);
-    return ARIA_OK;
-}
 
 static const char *base_name(const char *p)
 {
@@ -80,6 +57,74 @@ static int cmp_name(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static size_t count(const ari_service *s)
+{
+    return __atomic_load_n(&s->n, __ATOMIC_ACQUIRE);
+}
+
+static int is_gone(const smodel *m)
+{
+    return __atomic_load_n(&m->d.gone, __ATOMIC_ACQUIRE);
+}
+
+/* Only the thread that creates or rescans the service adds models. */
+static aria_err add_model(ari_service *s, const char *path, const char *id, int from_dir,
+                          aria_msg *why)
+{
+    size_t n = count(s);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(s->m[i].d.id, id))
+            return aria_fail(why, ARIA_ERR_EXISTS, "%s: a model named '%s' is already served (%s)",
+                             path, id, s->m[i].d.path);
+    if (n == MAX_MODELS)
+        return aria_fail(why, ARIA_ERR_RANGE, "%s: this node already serves %d models", path,
+                         MAX_MODELS);
+    const ari_iface *f;
+    aria_probe pr;
+    aria_err e = ari_model_pick(&s->c->reg, path, &f, &pr, why);
+    if (e != ARIA_OK)
+        return e;
+    smodel *m = &s->m[n];
+    memset(m, 0, sizeof *m);
+    snprintf(m->d.id, sizeof m->d.id, "%s", id);
+    snprintf(m->d.path, sizeof m->d.path, "%s", path);
+    m->d.backend = ((const aria_backend_vt *)f->vt)->name;
+    m->d.probe = pr;
+    m->d.tiers = pr.tiers ? pr.tiers : ((const aria_backend_vt *)f->vt)->tiers;
+    m->from_dir = from_dir;
+    __atomic_store_n(&s->n, n + 1, __ATOMIC_RELEASE);
+    ari_info("models", "%s: %s via backend %s (%s, %s, %u layers)", id, path, m->d.backend,
+             pr.arch, pr.format, pr.n_layers);
+    return ARIA_OK;
+}
+
+/* The sorted *.gguf names of dir; *names is NULL and 0 returned when none
+ * (or the directory cannot be read). */
+static size_t list_gguf(const char *dir, char ***names)
+{
+    *names = NULL;
+    DIR *d = opendir(dir);
+    size_t nn = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l < 6 || strcmp(e->d_name + l - 5, ".gguf") != 0)
+            continue;
+        char **nv = realloc(*names, (nn + 1) * sizeof *nv);
+        if (!nv)
+            break;
+        *names = nv;
+        if (!(nv[nn] = strdup(e->d_name)))
+            break;
+        nn++;
+    }
+    if (d)
+        closedir(d);
+    if (nn)
+        qsort(*names, nn, sizeof **names, cmp_name);
+    return nn;
+}
+
 ari_service *ari_service_new(ari_ctx *c, const char *const *extra, size_t n_extra, aria_msg *why)
 {
     ari_service *s = calloc(1, sizeof *s);
@@ -88,6 +133,11 @@ ari_service *ari_service_new(ari_ctx *c, const char *const *extra, size_t n_extr
         return NULL;
     }
     s->c = c;
+    if (!(s->m = calloc(MAX_MODELS, sizeof *s->m))) {
+        free(s);
+        aria_fail(why, ARIA_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     s->slots = (uint32_t)ari_config_get_int(c->cfg, "api", "slots_per_model", 2);
@@ -110,7 +160,7 @@ ari_service *ari_service_new(ari_ctx *c, const char *const *extra, size_t n_extr
         if (!realpath(extra[i], p))
             snprintf(p, sizeof p, "%s", extra[i]);
         aria_msg m = {{0}};
-        if (add_model(s, p, base_name(extra[i]), &m) != ARIA_OK) {
+        if (add_model(s, p, base_name(extra[i]), 0, &m) != ARIA_OK) {
             aria_fail(why, ARIA_ERR_UNSUPPORTED, "--model %s: %s", extra[i], m.text);
             ari_service_free(s);
             return NULL;
@@ -118,31 +168,13 @@ ari_service *ari_service_new(ari_ctx *c, const char *const *extra, size_t n_extr
     }
     char dir[4200];
     ari_models_dir(c, dir, sizeof dir);
-    DIR *d = opendir(dir);
-    char **names = NULL;
-    size_t nn = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        size_t l = strlen(e->d_name);
-        if (l < 6 || strcmp(e->d_name + l - 5, ".gguf") != 0)
-            continue;
-        char **nv = realloc(names, (nn + 1) * sizeof *nv);
-        if (!nv || !(nv[nn] = strdup(e->d_name))) {
-            names = nv ? nv : names;
-            break;
-        }
-        names = nv;
-        nn++;
-    }
-    if (d)
-        closedir(d);
-    if (nn)
-        qsort(names, nn, sizeof *names, cmp_name);
+    char **names;
+    size_t nn = list_gguf(dir, &names);
     for (size_t i = 0; i < nn; i++) {
         char p[4500];
         snprintf(p, sizeof p, "%s/%s", dir, names[i]);
         aria_msg m = {{0}};
-        if (add_model(s, p, names[i], &m) != ARIA_OK)
+        if (add_model(s, p, names[i], 1, &m) != ARIA_OK)
             ari_warn("models", "%s: not served: %s", p, m.text);
         free(names[i]);
     }
@@ -175,7 +207,7 @@ void ari_service_free(ari_service *s)
 {
     if (!s)
         return;
-    for (size_t i = 0; i < s->n; i++)
+    for (size_t i = 0; i < count(s); i++)
         if (s->m[i].state == 2)
             unload_locked(s, &s->m[i]);
     free(s->m);
@@ -184,18 +216,93 @@ void ari_service_free(ari_service *s)
     free(s);
 }
 
-size_t ari_service_count(const ari_service *s) { return s ? s->n : 0; }
+size_t ari_service_count(const ari_service *s) { return s ? count(s) : 0; }
 const ari_model_desc *ari_service_desc(const ari_service *s, size_t i)
 {
-    return s && i < s->n ? &s->m[i].d : NULL;
+    return s && i < count(s) && !is_gone(&s->m[i]) ? &s->m[i].d : NULL;
 }
 
 long ari_service_find(const ari_service *s, const char *id)
 {
-    for (size_t i = 0; s && i < s->n; i++)
-        if (!strcmp(s->m[i].d.id, id))
+    size_t n = s ? count(s) : 0;
+    for (size_t i = 0; i < n; i++)
+        if (!is_gone(&s->m[i]) && !strcmp(s->m[i].d.id, id))
             return (long)i;
     return -1;
+}
+
+size_t ari_service_served(const ari_service *s)
+{
+    size_t n = s ? count(s) : 0, k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += !is_gone(&s->m[i]);
+    return k;
+}
+
+size_t ari_service_rescan(ari_service *s)
+{
+    char dir[4200];
+    ari_models_dir(s->c, dir, sizeof dir);
+    char **names;
+    size_t nn = list_gguf(dir, &names), changed = 0;
+    /* files that left: no longer served; unloaded now if idle, else by the
+     * LRU rule once their requests end (their mapping stays valid) */
+    for (size_t i = 0; i < count(s); i++) {
+        smodel *m = &s->m[i];
+        if (!m->from_dir || is_gone(m))
+            continue;
+        int present = 0;
+        for (size_t k = 0; k < nn && !present; k++)
+            present = !strcmp(names[k], m->d.id);
+        if (present)
+            continue;
+        pthread_mutex_lock(&s->mu);
+        __atomic_store_n(&m->d.gone, 1, __ATOMIC_RELEASE);
+        if (m->state == 2 && m->st.active == 0 && m->st.waiting == 0)
+            unload_locked(s, m);
+        pthread_mutex_unlock(&s->mu);
+        ari_info("models", "%s left %s: no longer served", m->d.id, dir);
+        changed++;
+    }
+    for (size_t k = 0; k < nn; k++) {
+        char p[4500];
+        snprintf(p, sizeof p, "%s/%s", dir, names[k]);
+        size_t i = 0, n = count(s);
+        while (i < n && strcmp(s->m[i].d.id, names[k]))
+            i++;
+        if (i == n) { /* new */
+            aria_msg m = {{0}};
+            if (add_model(s, p, names[k], 1, &m) == ARIA_OK)
+                changed++;
+            else
+                ari_warn("models", "%s: not served: %s", p, m.text);
+        } else if (is_gone(&s->m[i])) { /* back, maybe another file: probe again */
+            smodel *m = &s->m[i];
+            const ari_iface *f;
+            aria_probe pr;
+            aria_msg w = {{0}};
+            pthread_mutex_lock(&s->mu);
+            int idle = m->state == 0;
+            pthread_mutex_unlock(&s->mu);
+            if (!idle || ari_model_pick(&s->c->reg, p, &f, &pr, &w) != ARIA_OK) {
+                if (idle)
+                    ari_warn("models", "%s: not served: %s", p, w.text);
+                continue;
+            }
+            pthread_mutex_lock(&s->mu);
+            m->d.backend = ((const aria_backend_vt *)f->vt)->name;
+            m->d.probe = pr;
+            m->d.tiers = pr.tiers ? pr.tiers : ((const aria_backend_vt *)f->vt)->tiers;
+            __atomic_store_n(&m->d.gone, 0, __ATOMIC_RELEASE);
+            pthread_mutex_unlock(&s->mu);
+            ari_info("models", "%s: %s served again (%s, %s)", m->d.id, p, pr.arch, pr.format);
+            changed++;
+        }
+    }
+    for (size_t k = 0; k < nn; k++)
+        free(names[k]);
+    free(names);
+    return changed;
 }
 
 void ari_service_stats(ari_service *s, size_t i, ari_model_stats *out)
@@ -209,7 +316,7 @@ uint32_t ari_service_queue_depth(ari_service *s)
 {
     uint32_t q = 0;
     pthread_mutex_lock(&s->mu);
-    for (size_t i = 0; i < s->n; i++)
+    for (size_t i = 0; i < count(s); i++)
         q += s->m[i].st.waiting;
     pthread_mutex_unlock(&s->mu);
     return q;
@@ -231,7 +338,7 @@ static aria_err load_locked(ari_service *s, smodel *m, aria_msg *why)
     /* make room: unload idle models, least recently used first */
     while (s->used_mem + need > s->max_mem) {
         smodel *lru = NULL;
-        for (size_t i = 0; i < s->n; i++) {
+        for (size_t i = 0; i < count(s); i++) {
             smodel *o = &s->m[i];
             int idle = o->state == 2 && o->st.active == 0 && o->st.waiting == 0;
             if (idle && o != m && (!lru || o->last_used < lru->last_used))
@@ -303,7 +410,7 @@ aria_err ari_service_acquire(ari_service *s, size_t i, int (*gone)(void *), void
                              uint64_t deadline_ns, ari_lease *out, aria_msg *why)
 {
     memset(out, 0, sizeof *out);
-    if (i >= s->n)
+    if (i >= count(s) || is_gone(&s->m[i]))
         return aria_fail(why, ARIA_ERR_NOT_FOUND, "no such model");
     smodel *m = &s->m[i];
     pthread_mutex_lock(&s->mu);
@@ -379,7 +486,7 @@ void ari_service_release(ari_lease *l)
 void ari_service_record(ari_service *s, size_t i, int kind, uint32_t n_prompt, uint32_t n_gen,
                         double prompt_s, double gen_s)
 {
-    if (i >= s->n)
+    if (i >= count(s))
         return;
     pthread_mutex_lock(&s->mu);
     ari_model_stats *st = &s->m[i].st;

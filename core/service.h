@@ -43,6 +43,7 @@ typedef struct ari_model_desc {
     const char *backend; /* backend plugin name */
     aria_probe probe;
     uint32_t tiers;
+    int gone; /* its file left the models directory: not served */
 } ari_model_desc;
 
 /* The models of the models directory and the extra files (--model), each
@@ -52,10 +53,19 @@ typedef struct ari_model_desc {
 ari_service *ari_service_new(ari_ctx *c, const char *const *extra, size_t n_extra, aria_msg *why);
 void ari_service_free(ari_service *s);
 
+/* Models are numbered 0..count-1 for the service's life; the count only
+ * grows. desc is NULL for a model no longer served (its file left the
+ * models directory); find skips those. */
 size_t ari_service_count(const ari_service *s);
 const ari_model_desc *ari_service_desc(const ari_service *s, size_t i);
+/* How many models are served now (count less those gone). */
+size_t ari_service_served(const ari_service *s);
 /* Index of the model named id, or -1. */
 long ari_service_find(const ari_service *s, const char *id);
+/* Serves the GGUF files that appeared in the models directory since the
+ * last scan (and those that came back), stops serving those that left it.
+ * Call from one thread only. Returns how many models changed. */
+size_t ari_service_rescan(ari_service *s);
 void ari_service_stats(ari_service *s, size_t i, ari_model_stats *out);
 /* Requests waiting for a slot, over all models. */
 uint32_t ari_service_queue_depth(ari_service *s);

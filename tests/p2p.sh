@@ -64,6 +64,29 @@ has "$T/peers.json" "\"id\":\"$ID_B\"" "A's table has B by its key-derived id"
 has "$T/peers.json" "\"id\":\"$ID_C\"" "A's table has C"
 has "$T/peers.json" '"stories260K.gguf"' "peers advertise their models"
 
+# capabilities change: a model copied into B's models directory is served
+# by B and advertised again (CAPS) to A; removed, it is withdrawn
+# peer_models NODE ID: the models NODE's table lists for peer ID
+peer_models() {
+    local api; eval "api=\$API_$1"
+    curl -s "http://$api/peers" | python3 -c '
+import json, sys
+for p in json.load(sys.stdin)["data"]:
+    if p["id"] == sys.argv[1]: print(" ".join(sorted(p["models"])))' "$2"
+}
+mkdir -p "$T/B/models"
+cp "$M" "$T/B/models/extra.gguf"
+for _ in $(seq 1 80); do peer_models A "$ID_B" | grep -q extra.gguf && break; sleep 0.1; done
+if peer_models A "$ID_B" | grep -q extra.gguf; then ok; else bad "A did not learn of B's new model"; peer_models A "$ID_B"; fi
+has "$T/A.log" "now serves 3 model(s)" "A logged B's CAPS"
+curl -s -o "$T/b" -H "Content-Type: application/json" "http://$API_A/v1/completions" \
+    --data-binary '{"model":"extra.gguf","prompt":"","max_tokens":8,"temperature":0}'
+has "$T/b" '"completion_tokens":8' "A reaches the new model on B"
+rm "$T/B/models/extra.gguf"
+for _ in $(seq 1 80); do peer_models A "$ID_B" | grep -q extra.gguf || break; sleep 0.1; done
+if peer_models A "$ID_B" | grep -q extra.gguf; then bad "B's removed model is still advertised"; else ok; fi
+has "$T/B.log" "extra.gguf left" "B logged the removal"
+
 # the golden greedy text, through A, which has no model
 curl -s -D "$T/h" -o "$T/b" -H "Content-Type: application/json" "http://$API_A/v1/completions" \
     --data-binary '{"model":"stories260K.gguf","prompt":"","max_tokens":200,"temperature":0}'

@@ -1011,6 +1011,16 @@ static aria_err ws_init(const aria_host *host, void **ctx, aria_msg *why)
     return ARIA_OK;
 }
 
+/* nng keeps worker threads for the process's life; they must be gone before
+ * the host unloads this library and libnng with it (nng_fini's own rule:
+ * call it just before dlclose). Every transport is destroyed by then. */
+static void ws_fini(void *ctx)
+{
+    (void)ctx;
+    nng_fini();
+    H = NULL;
+}
+
 static const aria_interface ifaces[] = {{ARIA_IFACE_TRANSPORT, 0, &ws_vt}};
 
 static const aria_plugin_desc desc = {
@@ -1023,6 +1033,7 @@ static const aria_plugin_desc desc = {
     .n_interfaces = 1,
     .interfaces = ifaces,
     .init = ws_init,
+    .fini = ws_fini,
 };
 
 ARIA_PLUGIN(desc)
