@@ -35,6 +35,7 @@
 #define FRAMES 20000
 
 static const aria_transport_vt *vt;
+static int finished; /* the measures are done: closes are expected */
 
 typedef struct side {
     pthread_mutex_t mu;
@@ -43,6 +44,7 @@ typedef struct side {
     uint64_t got_msgs, got_bytes;
     uint64_t last_echo;
     int closed;
+    int client; /* the measuring side, not the echo node */
 } side;
 
 static void ev_open(void *u, aria_conn *c, int inbound)
@@ -58,9 +60,14 @@ static void ev_open(void *u, aria_conn *c, int inbound)
 static void ev_close(void *u, aria_conn *c, aria_err why, const char *d)
 {
     (void)c;
-    (void)why;
-    (void)d;
     side *s = u;
+    /* the connection is freed once this returns: a bench cannot go on */
+    if (!s->client && getenv("P2P_DEBUG"))
+        fprintf(stderr, "p2p echo: connection closed (%s): %s\n", aria_strerror(why), d ? d : "");
+    if (s->client && s->conn && !__atomic_load_n(&finished, __ATOMIC_ACQUIRE)) {
+        fprintf(stderr, "p2p: connection closed (%s): %s\n", aria_strerror(why), d ? d : "");
+        _exit(1);
+    }
     pthread_mutex_lock(&s->mu);
     s->conn = NULL;
     s->closed = 1;
@@ -263,7 +270,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "p2p: the echo node did not start\n");
         return 1;
     }
-    side s = {0};
+    side s = {.client = 1};
     aria_transport *t = make(&s, 0);
     if (vt->dial(t, url, 0, &why) != ARIA_OK) {
         fprintf(stderr, "p2p: dial %s: %s\n", url, why.text);
@@ -306,9 +313,16 @@ int main(int argc, char **argv)
             uint64_t want = s.got_msgs + 1;
             vt->send(s.conn, cnt, strlen(cnt), ARIA_MSG_TEXT);
             double t0 = now_s();
-            for (int i = 0; i < FRAMES; i++)
-                while (vt->send(s.conn, frame, sizes[k], ARIA_MSG_BINARY) == ARIA_ERR_BUSY)
+            for (int i = 0; i < FRAMES; i++) {
+                aria_err e;
+                while ((e = vt->send(s.conn, frame, sizes[k], ARIA_MSG_BINARY)) == ARIA_ERR_BUSY)
                     usleep(20);
+                if (e != ARIA_OK) {
+                    fprintf(stderr, "p2p: send: %s\n", aria_strerror(e));
+                    sleep(2); /* for on_close to say why */
+                    return 1;
+                }
+            }
             wait_msgs(&s, want);
             double dt = now_s() - t0;
             if (k == 0) {
@@ -331,6 +345,7 @@ int main(int argc, char **argv)
     printf("| 2560 x f32 frames (10240 B) | %.0f frames/s, %.0f MB/s |\n",
            median(fps32, (size_t)runs), median(mbs32, (size_t)runs));
     printf("| 2560 x f16 frames (5120 B) | %.0f MB/s |\n", median(mbs16, (size_t)runs));
+    __atomic_store_n(&finished, 1, __ATOMIC_RELEASE);
     vt->destroy(t);
     kill(echo, SIGKILL);
     waitpid(echo, NULL, 0);

@@ -686,9 +686,11 @@ static void *timer_main(void *arg)
         pthread_cond_timedwait(&t->cv, &t->mu, &ts);
         if (t->stopping)
             break;
-        uint64_t now = now_ns();
         for (aria_conn *c = t->conns; c; c = c->next) {
             pthread_mutex_lock(&c->mu);
+            /* read under the lock: the reader moves last_rx past any
+             * earlier reading of the clock */
+            uint64_t now = now_ns();
             uint64_t rx = c->last_rx, pg = c->last_ping;
             int closing = c->closing, drain = c->drain;
             uint64_t since = c->drain_since;
@@ -705,7 +707,9 @@ static void *timer_main(void *arg)
                 continue;
             }
             if (now - pg >= ping_ns) {
+                pthread_mutex_lock(&c->mu);
                 c->last_ping = now;
+                pthread_mutex_unlock(&c->mu);
                 enqueue(c, ARIA_WS_PING, &now, sizeof now, 1);
             }
         }
@@ -861,14 +865,15 @@ static void dial_stop(dialer_ent *d)
     pthread_cond_broadcast(&d->cv);
 }
 
-static void dial_reap(aria_transport *t)
+/* Joins and frees the closed dialers that have finished, or with all set,
+ * every closed one (waiting for its thread). Caller holds nothing. */
+static void dial_reap_some(aria_transport *t, int all)
 {
-    /* joins finished dialers; caller holds nothing */
     for (;;) {
         pthread_mutex_lock(&t->mu);
         dialer_ent *done = NULL;
         for (dialer_ent **pp = &t->dials; *pp; pp = &(*pp)->next)
-            if ((*pp)->closed && (*pp)->done) {
+            if ((*pp)->closed && ((*pp)->done || all)) {
                 done = *pp;
                 *pp = done->next;
                 break;
@@ -882,6 +887,11 @@ static void dial_reap(aria_transport *t)
         pthread_cond_destroy(&done->cv);
         free(done);
     }
+}
+
+static void dial_reap(aria_transport *t)
+{
+    dial_reap_some(t, 0);
 }
 
 static void ws_close_url(aria_transport *t, const char *url)
@@ -923,6 +933,8 @@ static void ws_destroy(aria_transport *t)
     while (t->n_conns)
         pthread_cond_wait(&t->cv, &t->mu);
     pthread_mutex_unlock(&t->mu);
+    /* every connection is gone, so every dial thread ends now */
+    dial_reap_some(t, 1);
     if (t->timer_started)
         pthread_join(t->timer, NULL);
     if (t->tls_server)
