@@ -178,10 +178,16 @@ static int stream_io(nng_stream *s, int send, void *buf, size_t n, size_t *done)
     return rv;
 }
 
+/* Frames queued together leave in one WebSocket message of up to this
+ * many bytes (a larger frame goes alone): one send, one wake-up of the
+ * peer's reader, for many small frames. */
+#define BATCH_BYTES (256u << 10)
+
 static void *writer_main(void *arg)
 {
     aria_conn *c = arg;
     aria_transport *t = c->t;
+    uint8_t *batch = malloc(BATCH_BYTES);
     for (;;) {
         pthread_mutex_lock(&c->mu);
         while (!c->head && !c->closing && !c->drain)
@@ -195,33 +201,59 @@ static void *writer_main(void *arg)
             conn_close(c, ARIA_OK, "%s", c->drain_reason);
             break;
         }
-        frame_q *f = c->head;
-        c->head = f->next;
+        /* take the head frame, and the frames behind it while they fit */
+        frame_q *first = c->head, *last = first;
+        size_t total = first->len, data = 0;
+        while (batch && last->next && total + last->next->len <= BATCH_BYTES) {
+            last = last->next;
+            total += last->len;
+        }
+        c->head = last->next;
         if (!c->head)
             c->tail = NULL;
-        c->q_frames--;
-        c->q_bytes -= f->len;
+        last->next = NULL;
+        for (frame_q *f = first; f; f = f->next) {
+            c->q_frames--;
+            c->q_bytes -= f->len;
+        }
         pthread_mutex_unlock(&c->mu);
-        if (f->data[0] == ARIA_WS_TEXT || f->data[0] == ARIA_WS_BINARY)
-            bucket_take(t, f->len);
+        const uint8_t *out = first->data;
+        if (first != last) {
+            size_t o = 0;
+            for (frame_q *f = first; f; f = f->next) {
+                memcpy(batch + o, f->data, f->len);
+                o += f->len;
+            }
+            out = batch;
+        }
+        for (frame_q *f = first; f; f = f->next)
+            if (f->data[0] == ARIA_WS_TEXT || f->data[0] == ARIA_WS_BINARY)
+                data += f->len;
+        if (data)
+            bucket_take(t, data);
         size_t off = 0;
         int rv = 0;
-        while (off < f->len && rv == 0) {
+        while (off < total && rv == 0) {
             size_t n = 0;
-            rv = stream_io(c->s, 1, f->data + off, f->len - off, &n);
+            rv = stream_io(c->s, 1, (void *)(out + off), total - off, &n);
             off += n;
         }
         if (rv == 0) {
             pthread_mutex_lock(&c->mu);
-            c->info.bytes_out += f->len;
+            c->info.bytes_out += total;
             pthread_mutex_unlock(&c->mu);
         }
-        free(f);
+        while (first) {
+            frame_q *f = first;
+            first = f->next;
+            free(f);
+        }
         if (rv != 0) {
             conn_close(c, ARIA_ERR_CLOSED, "send failed: %s", nng_strerror(rv));
             break;
         }
     }
+    free(batch);
     pthread_mutex_lock(&c->mu);
     while (c->head) {
         frame_q *f = c->head;
