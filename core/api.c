@@ -696,7 +696,7 @@ static void auto_route(ari_api *a, job *j, char *chosen, size_t cap)
     size_t k = 0;
     for (size_t i = 0; rm && i < n; i++) {
         const ari_model_desc *d = ari_service_desc(a->svc, i);
-        if (!d)
+        if (!d || !ari_model_whole(d))
             continue;
         rm[k++] = (ari_route_model){.id = d->id, .tiers = d->tiers, .bytes = d->probe.weight_bytes};
     }
@@ -1419,10 +1419,12 @@ static json_t *peer_models(void *user)
             if (d->tiers & bit)
                 json_array_append_new(tiers, json_string(ari_tier_name(bit)));
         uint32_t nl = d->probe.n_layers ? d->probe.n_layers : 1;
+        uint32_t first = d->layer_end ? d->layer_first : 0, end = d->layer_end ? d->layer_end : nl;
         json_array_append_new(out, json_pack("{s:s,s:o,s:[i,i],s:i,s:I,s:s,s:s}", "id", d->id,
-                                             "tiers", tiers, "layers", 0, (int)nl, "n_layers",
-                                             (int)nl, "bytes", (json_int_t)d->probe.weight_bytes,
-                                             "arch", d->probe.arch, "format", d->probe.format));
+                                             "tiers", tiers, "layers", (int)first, (int)end,
+                                             "n_layers", (int)nl, "bytes",
+                                             (json_int_t)d->probe.weight_bytes, "arch",
+                                             d->probe.arch, "format", d->probe.format));
     }
     return out;
 }
@@ -1461,7 +1463,7 @@ static enum MHD_Result list_models(ari_api *a, struct MHD_Connection *con, const
     json_t *data = json_array();
     for (size_t i = 0; i < ari_service_count(a->svc); i++) {
         const ari_model_desc *d = ari_service_desc(a->svc, i);
-        if (!d || (one && strcmp(one, d->id)))
+        if (!d || !ari_model_whole(d) || (one && strcmp(one, d->id)))
             continue;
         ari_model_stats st;
         ari_service_stats(a->svc, i, &st);

@@ -914,6 +914,15 @@ static double load_of(const peer *pe)
     return (double)(pe->active + pe->queue) / (pe->slots ? pe->slots : 1);
 }
 
+/* A model entry of a HELLO/CAPS that holds every layer. */
+static int whole_entry(const json_t *m)
+{
+    json_t *ly = json_object_get(m, "layers");
+    return json_integer_value(json_array_get(ly, 0)) == 0 &&
+           json_integer_value(json_array_get(ly, 1)) ==
+               json_integer_value(json_object_get(m, "n_layers"));
+}
+
 size_t ari_peers_for_model(ari_peers *p, const char *model, char (*ids)[ARI_ID_LEN + 1],
                            size_t cap)
 {
@@ -934,11 +943,7 @@ size_t ari_peers_for_model(ari_peers *p, const char *model, char (*ids)[ARI_ID_L
         json_t *m;
         json_array_foreach(json_object_get(pe->caps, "models"), i, m)
         {
-            json_t *ly = json_object_get(m, "layers");
-            if (strcmp(json_string_value(json_object_get(m, "id")), model) ||
-                json_integer_value(json_array_get(ly, 0)) != 0 ||
-                json_integer_value(json_array_get(ly, 1)) !=
-                    json_integer_value(json_object_get(m, "n_layers")))
+            if (strcmp(json_string_value(json_object_get(m, "id")), model) || !whole_entry(m))
                 continue;
             aria_conn_info ci = {.hdr = {sizeof ci, 1}};
             p->vt->conn_info(pe->conn, &ci);
@@ -981,7 +986,7 @@ json_t *ari_peers_models(ari_peers *p)
             const char *id = json_string_value(json_object_get(m, "id"));
             size_t k;
             json_t *o;
-            int dup = 0;
+            int dup = !whole_entry(m); /* a pipeline stage answers nothing alone */
             json_array_foreach(out, k, o) dup |= !strcmp(json_string_value(json_object_get(o, "id")), id);
             if (!dup)
                 json_array_append(out, m);
@@ -1003,16 +1008,26 @@ json_t *ari_peers_json(ari_peers *p)
             continue;
         aria_conn_info ci = {.hdr = {sizeof ci, 1}};
         p->vt->conn_info(pe->conn, &ci);
-        json_t *models = json_array();
+        json_t *models = json_array(), *stages = json_array();
         size_t i;
         json_t *m;
         json_array_foreach(json_object_get(pe->caps, "models"), i, m)
-            json_array_append_new(models, json_string(json_string_value(json_object_get(m, "id"))));
+        {
+            const char *id = json_string_value(json_object_get(m, "id"));
+            if (whole_entry(m))
+                json_array_append_new(models, json_string(id));
+            else /* a layer range, for pipelines */
+                json_array_append_new(stages,
+                                      json_pack("{s:s,s:O,s:O}", "model", id, "layers",
+                                                json_object_get(m, "layers"), "n_layers",
+                                                json_object_get(m, "n_layers")));
+        }
         json_array_append_new(
-            a, json_pack("{s:s,s:s,s:s,s:s,s:b,s:o,s:{s:i,s:i,s:i},s:i,s:I,s:I,s:f}", "id",
+            a, json_pack("{s:s,s:s,s:s,s:s,s:b,s:o,s:o,s:{s:i,s:i,s:i},s:i,s:I,s:I,s:f}", "id",
                          pe->got_hello ? pe->id : "", "name", pe->name, "state",
                          pe->state == READY ? "ready" : "handshake", "url", pe->dial_url,
-                         "inbound", pe->inbound, "models", models, "load", "active",
+                         "inbound", pe->inbound, "models", models, "stages", stages, "load",
+                         "active",
                          (int)pe->active, "slots", (int)pe->slots, "queue", (int)pe->queue,
                          "rtt_us", (int)ci.rtt_us, "bytes_in", (json_int_t)ci.bytes_in,
                          "bytes_out", (json_int_t)ci.bytes_out, "connected_s",

@@ -67,6 +67,34 @@ static int is_gone(const smodel *m)
     return __atomic_load_n(&m->d.gone, __ATOMIC_ACQUIRE);
 }
 
+int ari_model_whole(const ari_model_desc *d)
+{
+    return d->layer_first == 0 && d->layer_end >= d->probe.n_layers;
+}
+
+/* The range [models] layers gives model id (MODEL_ID:FIRST-LAST, both
+ * included; the config check made sure of the shape): 1 and the range,
+ * 0 when none is given. */
+static int config_layers(const ari_ctx *c, const char *id, uint32_t *first, uint32_t *last)
+{
+    const char *v = ari_config_get(c->cfg, "models", "layers");
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", v ? v : "");
+    for (char *sv, *t = strtok_r(buf, ", ", &sv); t; t = strtok_r(NULL, ", ", &sv)) {
+        char *colon = strrchr(t, ':');
+        if (!colon)
+            continue;
+        *colon = '\0';
+        unsigned long a, b;
+        if (strcmp(t, id) || sscanf(colon + 1, "%lu-%lu", &a, &b) != 2)
+            continue;
+        *first = (uint32_t)a;
+        *last = (uint32_t)b;
+        return 1;
+    }
+    return 0;
+}
+
 /* Only the thread that creates or rescans the service adds models. */
 static aria_err add_model(ari_service *s, const char *path, const char *id, int from_dir,
                           aria_msg *why)
@@ -84,6 +112,12 @@ static aria_err add_model(ari_service *s, const char *path, const char *id, int 
     aria_err e = ari_model_pick(&s->c->reg, path, &f, &pr, why);
     if (e != ARIA_OK)
         return e;
+    uint32_t first = 0, last = pr.n_layers ? pr.n_layers - 1 : 0;
+    int part = config_layers(s->c, id, &first, &last);
+    if (part && last >= pr.n_layers)
+        return aria_fail(why, ARIA_ERR_RANGE,
+                         "[models] layers %s:%u-%u: the model has %u layers (0-%u)", id, first,
+                         last, pr.n_layers, pr.n_layers ? pr.n_layers - 1 : 0);
     smodel *m = &s->m[n];
     memset(m, 0, sizeof *m);
     snprintf(m->d.id, sizeof m->d.id, "%s", id);
@@ -92,9 +126,15 @@ static aria_err add_model(ari_service *s, const char *path, const char *id, int 
     m->d.probe = pr;
     m->d.tiers = pr.tiers ? pr.tiers : ((const aria_backend_vt *)f->vt)->tiers;
     m->from_dir = from_dir;
+    m->d.layer_first = first;
+    m->d.layer_end = pr.n_layers ? last + 1 : 0;
     __atomic_store_n(&s->n, n + 1, __ATOMIC_RELEASE);
-    ari_info("models", "%s: %s via backend %s (%s, %s, %u layers)", id, path, m->d.backend,
-             pr.arch, pr.format, pr.n_layers);
+    if (ari_model_whole(&m->d))
+        ari_info("models", "%s: %s via backend %s (%s, %s, %u layers)", id, path, m->d.backend,
+                 pr.arch, pr.format, pr.n_layers);
+    else
+        ari_info("models", "%s: %s via backend %s (%s, %s): layers %u-%u of %u, for pipelines",
+                 id, path, m->d.backend, pr.arch, pr.format, first, last, pr.n_layers);
     return ARIA_OK;
 }
 
@@ -222,13 +262,19 @@ const ari_model_desc *ari_service_desc(const ari_service *s, size_t i)
     return s && i < count(s) && !is_gone(&s->m[i]) ? &s->m[i].d : NULL;
 }
 
-long ari_service_find(const ari_service *s, const char *id)
+long ari_service_find_held(const ari_service *s, const char *id)
 {
     size_t n = s ? count(s) : 0;
     for (size_t i = 0; i < n; i++)
         if (!is_gone(&s->m[i]) && !strcmp(s->m[i].d.id, id))
             return (long)i;
     return -1;
+}
+
+long ari_service_find(const ari_service *s, const char *id)
+{
+    long i = ari_service_find_held(s, id);
+    return i >= 0 && ari_model_whole(&s->m[i].d) ? i : -1;
 }
 
 size_t ari_service_served(const ari_service *s)
@@ -325,7 +371,12 @@ uint32_t ari_service_queue_depth(ari_service *s)
 /* Memory a loaded model is counted for: its tensors and its slots' caches. */
 static uint64_t model_mem(const smodel *m, uint32_t slots, uint32_t n_ctx)
 {
-    return m->d.probe.weight_bytes + (uint64_t)slots * n_ctx * m->d.probe.kv_bytes_per_tok;
+    /* a layer range: its share of the layers (embeddings and head are not
+     * split out: an estimate) */
+    uint32_t nl = m->d.probe.n_layers ? m->d.probe.n_layers : 1;
+    uint32_t held = m->d.layer_end > m->d.layer_first ? m->d.layer_end - m->d.layer_first : nl;
+    uint64_t w = m->d.probe.weight_bytes / nl * held, kv = m->d.probe.kv_bytes_per_tok / nl * held;
+    return w + (uint64_t)slots * n_ctx * kv;
 }
 
 /* Loads m with s->mu held on entry and exit (released while loading). */
@@ -363,7 +414,8 @@ static aria_err load_locked(ari_service *s, smodel *m, aria_msg *why)
     pthread_mutex_unlock(&s->mu);
     uint64_t t0 = ari_now_ns();
     ari_loaded ld;
-    aria_err e = ari_model_load(&s->c->reg, m->d.path, 0, 0, n_ctx, s->c->n_threads, &ld, why);
+    aria_err e = ari_model_load(&s->c->reg, m->d.path, m->d.layer_first, m->d.layer_end, n_ctx,
+                               s->c->n_threads, &ld, why);
     aria_session **sess = NULL;
     uint8_t *busy = NULL;
     if (e == ARIA_OK) {
@@ -508,7 +560,7 @@ void ari_service_preload(ari_service *s)
     char buf[4096];
     snprintf(buf, sizeof buf, "%s", pre);
     for (char *sv, *t = strtok_r(buf, ", ", &sv); t; t = strtok_r(NULL, ", ", &sv)) {
-        long i = ari_service_find(s, t);
+        long i = ari_service_find_held(s, t);
         if (i < 0) {
             ari_warn("models", "[models] preload: no model named '%s' is served", t);
             continue;

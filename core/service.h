@@ -44,6 +44,10 @@ typedef struct ari_model_desc {
     aria_probe probe;
     uint32_t tiers;
     int gone; /* its file left the models directory: not served */
+    /* The transformer layers this node holds, [layer_first, layer_end):
+     * [0, probe.n_layers) for a whole model, less for a pipeline stage
+     * ([models] layers). A partial model answers no request alone. */
+    uint32_t layer_first, layer_end;
 } ari_model_desc;
 
 /* The models of the models directory and the extra files (--model), each
@@ -60,8 +64,13 @@ size_t ari_service_count(const ari_service *s);
 const ari_model_desc *ari_service_desc(const ari_service *s, size_t i);
 /* How many models are served now (count less those gone). */
 size_t ari_service_served(const ari_service *s);
-/* Index of the model named id, or -1. */
+/* Index of the whole model named id, or -1 (also for a model held only in
+ * part: it cannot answer a request by itself). */
 long ari_service_find(const ari_service *s, const char *id);
+/* Index of the model named id, whole or a layer range, or -1. */
+long ari_service_find_held(const ari_service *s, const char *id);
+/* 1 when desc holds every layer of its model. */
+int ari_model_whole(const ari_model_desc *d);
 /* Serves the GGUF files that appeared in the models directory since the
  * last scan (and those that came back), stops serving those that left it.
  * Call from one thread only. Returns how many models changed. */
