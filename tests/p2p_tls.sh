@@ -50,10 +50,15 @@ ec="-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
         -subj "/CN=aria p2p_tls test CA" \
         -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" &&
     openssl req $ec -keyout "$P/node.key" -out "$P/node.csr" -subj "/CN=127.0.0.1" &&
-    printf '%s\n' "subjectAltName=IP:127.0.0.1" "basicConstraints=CA:FALSE" \
+    printf '%s\n' "subjectAltName=DNS:127.0.0.1,IP:127.0.0.1" "basicConstraints=CA:FALSE" \
         "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" >"$P/node.ext" &&
     openssl x509 -req -in "$P/node.csr" -CA "$P/ca.pem" -CAkey "$P/ca.key" -CAcreateserial \
         -out "$P/node.pem" -days 2 -extfile "$P/node.ext" &&
+    openssl req $ec -keyout "$P/wrong.key" -out "$P/wrong.csr" -subj "/CN=wrong.example" &&
+    printf '%s\n' "subjectAltName=DNS:wrong.example" "basicConstraints=CA:FALSE" \
+        "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" >"$P/wrong.ext" &&
+    openssl x509 -req -in "$P/wrong.csr" -CA "$P/ca.pem" -CAkey "$P/ca.key" -CAcreateserial \
+        -out "$P/wrong.pem" -days 2 -extfile "$P/wrong.ext" &&
     openssl req -x509 $ec -keyout "$P/other.key" -out "$P/other.pem" -days 2 \
         -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1"
 } >"$T/openssl.log" 2>&1 || { bad "openssl could not make the certificates"; cat "$T/openssl.log"; finish; }
@@ -129,7 +134,7 @@ for _ in $(seq 1 100); do
     [ "$(grep -c "dial $URL_B: .*; will retry" "$T/A2.log")" -ge 2 ] && break; sleep 0.1
 done
 # the transport logs the failed dial with nng's reason for a TLS failure
-if grep -qE "transport-ws: dial $URL_B: (Cryptographic error|Peer could not be authenticated); will retry" "$T/A2.log"
+if grep -qE "warn  transport-ws: dial $URL_B: (Cryptographic error|Peer could not be authenticated) \(TLS: .*; will retry" "$T/A2.log"
 then ok; else bad "A2's log does not say the TLS handshake with B failed:"; grep -E 'peers|transport' "$T/A2.log" | tail -8; fi
 has "$T/A2.log" "peers: connection failed: " "A2's peer layer logged the failed connection"
 [ "$(grep -c "dial $URL_B: .*; will retry" "$T/A2.log")" -ge 2 ] && ok ||
@@ -138,6 +143,16 @@ hasnt "$T/A2.log" "ready: " "A2 has no ready peer"
 [ "$(nready A2)" = 0 ] && ok || bad "A2's /peers lists a ready peer"
 hasnt "$T/B.log" "(A2," "B never had A2 as a peer"
 kill -TERM "$PID_A2"; wait "$PID_A2" 2>/dev/null
+
+# ---- (b2) a certificate the CA signed, for another name: refused too ----------
+start W wss://127.0.0.1:0 --model "$M" \
+    --set network.tls_cert="$P/wrong.pem" --set network.tls_key="$P/wrong.key"
+start A4 ws://127.0.0.1:0 --bootstrap "$URL_W" --set network.tls_ca="$P/ca.pem"
+ready_peers A4 1 40 && { bad "A4 accepted a certificate for wrong.example at 127.0.0.1"; tail -20 "$T/A4.log"; } || ok
+for _ in $(seq 1 50); do grep -q "dial $URL_W: " "$T/A4.log" && break; sleep 0.1; done
+has "$T/A4.log" "dial $URL_W: " "A4 logged why it cannot reach W"
+hasnt "$T/W.log" "(A4," "W never had A4 as a peer"
+kill -TERM "$PID_A4" "$PID_W"; wait "$PID_A4" "$PID_W" 2>/dev/null
 
 # ---- (c) wss:// listeners without a usable certificate: refused at start ------
 # refused NAME WANT [args...]: the node exits non-zero (no crash) with one line

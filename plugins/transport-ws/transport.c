@@ -20,6 +20,7 @@
 #include <nng/supplemental/tls/tls.h>
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -89,6 +90,7 @@ struct dialer_ent {
     int redial, closed, done;
     nng_stream_dialer *d;
     nng_aio *aio;
+    nng_tls_config *tls; /* wss://: its own, naming the host to verify */
     aria_conn *conn; /* current connection */
     pthread_t th;
     pthread_cond_t cv; /* with t->mu */
@@ -121,7 +123,7 @@ struct aria_transport {
     pthread_mutex_t bucket_mu;
     double tokens;
     uint64_t bucket_t;
-    nng_tls_config *tls_server, *tls_client;
+    nng_tls_config *tls_server;
 };
 
 /* ---- connections ---------------------------------------------------------- */
@@ -613,9 +615,14 @@ static char *slurp(const char *path)
     return b;
 }
 
-static aria_err tls_setup(aria_transport *t, int server, aria_msg *why)
+/* The listeners' TLS configuration (server), or a dialer's (client, into
+ * *client): with [network] tls_ca, the peer's certificate must chain to it
+ * and name host, the host of the URL dialed (as a DNS name or the CN: the
+ * TLS library does not match IP-address subjectAltNames). */
+static aria_err tls_setup(aria_transport *t, int server, const char *host,
+                          nng_tls_config **client, aria_msg *why)
 {
-    nng_tls_config **cfgp = server ? &t->tls_server : &t->tls_client;
+    nng_tls_config **cfgp = server ? &t->tls_server : client;
     if (*cfgp)
         return ARIA_OK;
     nng_tls_config *cfg;
@@ -650,6 +657,11 @@ static aria_err tls_setup(aria_transport *t, int server, aria_msg *why)
                              nng_strerror(rv));
         }
         nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED);
+        if ((rv = nng_tls_config_server_name(cfg, host)) != 0) {
+            nng_tls_config_free(cfg);
+            return aria_fail(why, ARIA_ERR_INVALID, "TLS server name %s: %s", host,
+                             nng_strerror(rv));
+        }
     } else {
         nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_NONE);
     }
@@ -660,6 +672,21 @@ static aria_err tls_setup(aria_transport *t, int server, aria_msg *why)
 static int is_wss(const char *url)
 {
     return !strncmp(url, "wss://", 6);
+}
+
+/* The host of scheme://host:port/path ([v6] without its brackets). */
+static void url_host(const char *url, char *out, size_t cap)
+{
+    const char *h = strstr(url, "://");
+    h = h ? h + 3 : url;
+    size_t n;
+    if (*h == '[') {
+        h++;
+        n = strcspn(h, "]");
+    } else {
+        n = strcspn(h, ":/");
+    }
+    snprintf(out, cap, "%.*s", (int)n, h);
 }
 
 static uint32_t jitter(uint32_t ms)
@@ -675,6 +702,7 @@ static void *dial_main(void *arg)
     dialer_ent *d = arg;
     aria_transport *t = d->t;
     uint32_t backoff = t->o.redial_min_ms ? t->o.redial_min_ms : 500;
+    int last_rv = 0;
     for (;;) {
         nng_stream_dialer_dial(d->d, d->aio);
         nng_aio_wait(d->aio);
@@ -691,6 +719,7 @@ static void *dial_main(void *arg)
         if (rv == 0) {
             if (conn_start(t, nng_aio_get_output(d->aio, 0), 0, d->url, d) == 0) {
                 backoff = t->o.redial_min_ms ? t->o.redial_min_ms : 500;
+                last_rv = 0;
                 pthread_mutex_lock(&t->mu);
                 while (d->conn && !d->closed && !t->stopping)
                     pthread_cond_wait(&d->cv, &t->mu);
@@ -703,8 +732,16 @@ static void *dial_main(void *arg)
             memset(&tmp, 0, sizeof tmp);
             tmp.t = t;
             t->ev.on_close(t->ev.user, &tmp, ARIA_ERR_CLOSED, nng_strerror(rv));
-            LOG(ARIA_LOG_DEBUG, "dial %s: %s%s", d->url, nng_strerror(rv),
-                d->redial ? "; will retry" : "");
+            /* the first failure of a run (or a new reason) is worth a
+             * warning; the retries after it are not */
+            int tls = rv == NNG_ECRYPTO || rv == NNG_EPEERAUTH;
+            LOG(rv == last_rv ? ARIA_LOG_DEBUG : ARIA_LOG_WARN, "dial %s: %s%s%s", d->url,
+                nng_strerror(rv),
+                tls ? " (TLS: the peer's certificate does not verify against [network] tls_ca, "
+                      "or does not name the host dialed)"
+                    : "",
+                d->redial ? "; will retry with backoff" : "");
+            last_rv = rv;
         }
         if (stop || !d->redial)
             break;
@@ -830,7 +867,7 @@ static aria_err ws_listen(aria_transport *t, const char *url, aria_msg *why)
     if (rv != 0)
         return aria_fail(why, ARIA_ERR_INVALID, "%s: %s", url, nng_strerror(rv));
     if (is_wss(url)) {
-        aria_err e = tls_setup(t, 1, why);
+        aria_err e = tls_setup(t, 1, NULL, NULL, why);
         if (e != ARIA_OK) {
             nng_stream_listener_free(l->l);
             return e;
@@ -888,16 +925,20 @@ static aria_err ws_dial(aria_transport *t, const char *url, int redial, aria_msg
         return aria_fail(why, ARIA_ERR_INVALID, "%s: %s", url, nng_strerror(rv));
     }
     if (is_wss(url)) {
-        aria_err e = tls_setup(t, 0, why);
+        char host[256];
+        url_host(url, host, sizeof host);
+        aria_err e = tls_setup(t, 0, host, &d->tls, why);
         if (e != ARIA_OK) {
             nng_stream_dialer_free(d->d);
             free(d);
             return e;
         }
-        nng_stream_dialer_set_ptr(d->d, NNG_OPT_TLS_CONFIG, t->tls_client);
+        nng_stream_dialer_set_ptr(d->d, NNG_OPT_TLS_CONFIG, d->tls);
     }
     if ((rv = set_common(t, d->d, 0)) != 0 || (rv = nng_aio_alloc(&d->aio, NULL, NULL)) != 0) {
         nng_stream_dialer_free(d->d);
+        if (d->tls)
+            nng_tls_config_free(d->tls);
         free(d);
         return aria_fail(why, ARIA_ERR_INVALID, "%s: %s", url, nng_strerror(rv));
     }
@@ -911,6 +952,8 @@ static aria_err ws_dial(aria_transport *t, const char *url, int redial, aria_msg
         pthread_mutex_unlock(&t->mu);
         nng_aio_free(d->aio);
         nng_stream_dialer_free(d->d);
+        if (d->tls)
+            nng_tls_config_free(d->tls);
         free(d);
         return aria_fail(why, ARIA_ERR_INTERNAL, "cannot start the dialer thread");
     }
@@ -947,6 +990,8 @@ static void dial_reap_some(aria_transport *t, int all)
         pthread_join(done->th, NULL);
         nng_aio_free(done->aio);
         nng_stream_dialer_free(done->d);
+        if (done->tls)
+            nng_tls_config_free(done->tls);
         pthread_cond_destroy(&done->cv);
         free(done);
     }
@@ -1002,8 +1047,6 @@ static void ws_destroy(aria_transport *t)
         pthread_join(t->timer, NULL);
     if (t->tls_server)
         nng_tls_config_free(t->tls_server);
-    if (t->tls_client)
-        nng_tls_config_free(t->tls_client);
     pthread_mutex_destroy(&t->mu);
     pthread_cond_destroy(&t->cv);
     pthread_mutex_destroy(&t->bucket_mu);
@@ -1080,19 +1123,24 @@ static const aria_transport_vt ws_vt = {
 
 static aria_err ws_init(const aria_host *host, void **ctx, aria_msg *why)
 {
-    (void)why;
+    Dl_info self;
+    if (!dladdr((void *)ws_init, &self) || !self.dli_fname ||
+        !dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE))
+        return aria_fail(why, ARIA_ERR_INTERNAL, "cannot pin the transport library: %s",
+                         dlerror());
     H = host;
     *ctx = NULL;
     return ARIA_OK;
 }
 
-/* nng keeps worker threads for the process's life; they must be gone before
- * the host unloads this library and libnng with it (nng_fini's own rule:
- * call it just before dlclose). Every transport is destroyed by then. */
+/* nng keeps worker threads for the process's life, and nng_fini cannot
+ * stop them safely while its reaper still frees what a closed dialer left;
+ * so this library (and libnng with it) stays mapped until the process
+ * ends: the host's dlclose must not pull the code from under those
+ * threads. */
 static void ws_fini(void *ctx)
 {
     (void)ctx;
-    nng_fini();
     H = NULL;
 }
 

@@ -434,7 +434,7 @@ int main(int argc, char **argv)
     int rv = run(argv[1], argv[2]);
     for (size_t i = 0; i < n_dialers; i++)
         nng_stream_dialer_free(dialers[i]);
-    nng_fini();
+    /* no nng_fini: it races nng's reaper after a failed dial */
     return rv;
 }
 
