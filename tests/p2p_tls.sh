@@ -175,6 +175,11 @@ refused C2 "wss:// needs [network] tls_cert and tls_key" --set network.tls_cert=
 refused C3 "wss:// needs [network] tls_cert and tls_key" --set network.tls_key="$P/node.key"
 refused C4 "/missing.pem / key $P/node.key: cannot read" \
     --set network.tls_cert="$T/missing.pem" --set network.tls_key="$P/node.key"
+refused C5 "key $P/other.key: the key is not the certificate's" \
+    --set network.tls_cert="$P/node.pem" --set network.tls_key="$P/other.key"
+printf 'not a certificate\n' >"$P/junk.pem"
+refused C6 "the certificate does not parse" \
+    --set network.tls_cert="$P/junk.pem" --set network.tls_key="$P/node.key"
 
 # ---- (d) no TLS against the wss:// port does not harm B -----------------------
 PORT_B=${URL_B##*:}

@@ -19,6 +19,10 @@
 #include <nng/nng.h>
 #include <nng/supplemental/tls/tls.h>
 
+#include <mbedtls/error.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/x509_crt.h>
+
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -615,6 +619,34 @@ static char *slurp(const char *path)
     return b;
 }
 
+/* nng takes a certificate and a key that do not belong together, and then
+ * every handshake fails with a bare "Cryptographic error": checked here,
+ * with the TLS library nng is built on, so that the node says so at start. */
+static int pair_check(const char *cert, const char *key, char *bad, size_t cap)
+{
+    mbedtls_x509_crt crt;
+    mbedtls_pk_context pk;
+    mbedtls_x509_crt_init(&crt);
+    mbedtls_pk_init(&pk);
+    int rc = -1, e;
+    char m[160];
+    if ((e = mbedtls_x509_crt_parse(&crt, (const unsigned char *)cert, strlen(cert) + 1)) != 0) {
+        mbedtls_strerror(e, m, sizeof m);
+        snprintf(bad, cap, "the certificate does not parse (%s)", m);
+    } else if ((e = mbedtls_pk_parse_key(&pk, (const unsigned char *)key, strlen(key) + 1, NULL,
+                                         0)) != 0) {
+        mbedtls_strerror(e, m, sizeof m);
+        snprintf(bad, cap, "the key does not parse (%s)", m);
+    } else if (mbedtls_pk_check_pair(&crt.pk, &pk) != 0) {
+        snprintf(bad, cap, "the key is not the certificate's");
+    } else {
+        rc = 0;
+    }
+    mbedtls_pk_free(&pk);
+    mbedtls_x509_crt_free(&crt);
+    return rc;
+}
+
 /* The listeners' TLS configuration (server), or a dialer's (client, into
  * *client): with [network] tls_ca, the peer's certificate must chain to it
  * and name host, the host of the URL dialed (as a DNS name or the CN: the
@@ -636,6 +668,17 @@ static aria_err tls_setup(aria_transport *t, int server, const char *host,
                              "wss:// needs [network] tls_cert and tls_key");
         }
         char *cert = slurp(t->tls_cert), *key = slurp(t->tls_key);
+        if (cert && key) {
+            char bad[256];
+            if (pair_check(cert, key, bad, sizeof bad) != 0) {
+                free(cert);
+                memset(key, 0, strlen(key));
+                free(key);
+                nng_tls_config_free(cfg);
+                return aria_fail(why, ARIA_ERR_INVALID, "TLS certificate %s / key %s: %s",
+                                 t->tls_cert, t->tls_key, bad);
+            }
+        }
         rv = cert && key ? nng_tls_config_own_cert(cfg, cert, key, NULL) : NNG_ENOENT;
         free(cert);
         if (key) {
