@@ -106,7 +106,9 @@ d = json.load(open(sys.argv[1]))
 for k in ("model", "threads", "pp_tok_s", "tg_tok_s", "ttft_ms", "peak_rss_mb", "bytes_per_token",
           "bandwidth_gb_s", "roofline_fraction"):
     assert k in d, k
-assert d["tg_tok_s"] > 0 and 0 < d["roofline_fraction"] < 1.5, d
+# a 2 MB model lives in the cache, so its fraction of the DRAM roofline can
+# pass 1 (more so when the bandwidth is read on a busy machine)
+assert d["tg_tok_s"] > 0 and 0 < d["roofline_fraction"] < 20, d
 PY
 then ok; else bad "bench --json fields"; fi
 
