@@ -1070,7 +1070,8 @@ static void run_remote(job *j)
     ari_api *a = j->api;
     ari_remote_cb cb = {.user = j, .token = remote_token};
     uint32_t max_tokens = j->gp.max_tokens;
-    int tried = 0;
+    int tried = 0, busy = 0; /* attempts, and those a peer refused as full (429) */
+    char busy_msg[512] = "";
     set_err(&j->rerr, 503, ARI_EK_INTERNAL, "server_error", "model", "model_not_available",
             "no live peer serves model %s", j->model);
     for (int mi = -1; mi < j->n_fallbacks; mi++) {
@@ -1125,6 +1126,10 @@ static void run_remote(job *j)
                 return;
             }
             const char *what = e == ARIA_OK ? res.message : why.text;
+            if (e == ARIA_OK && res.status == 429) {
+                busy++;
+                snprintf(busy_msg, sizeof busy_msg, "%s", res.message);
+            }
             set_err(&j->rerr, 502, ARI_EK_INTERNAL, "server_error", NULL, "peer_failed",
                     "peer %.12s failed serving %s after %zu token(s): %s", ids[i], j->model,
                     j->n_gen, what);
@@ -1138,6 +1143,10 @@ static void run_remote(job *j)
     }
     if (tried && j->n_gen == 0 && j->rerr.status == 503)
         j->rerr.status = 502;
+    if (tried && busy == tried) /* nobody failed: every peer was full; retry later */
+        set_err(&j->rerr, 429, ARI_EK_QUEUE_FULL, "rate_limit_exceeded", NULL,
+                "rate_limit_exceeded", "every peer serving %s is busy (%s); try again later",
+                j->model, busy_msg);
 }
 
 /* Streaming through peers: the worker runs the request; the handler waits

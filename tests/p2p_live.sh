@@ -194,4 +194,29 @@ wait_b_ready 300 && ok || { bad "A did not reconnect to B after the second resta
 golden "after the second restart of B"
 kill -0 "$PID_A" 2>/dev/null && ok || bad "A died"
 
+# the peer cap: E keeps at most one peer; a second node is refused with the
+# reason, and E keeps the first
+start E "$T/E.log" ws://127.0.0.1:0 --model "$M" --set network.max_peers=1 \
+    --set api.slots_per_model=1 --set api.queue_depth=0
+start F "$T/F.log" ws://127.0.0.1:0 --bootstrap "$WS_E"
+wait_count "$T/E.log" ") ready" 1 100 && ok || bad "F did not join E"
+start G "$T/G.log" ws://127.0.0.1:0 --bootstrap "$WS_E"
+wait_count "$T/E.log" "peer table full (max_peers 1)" 1 100 && ok ||
+    { bad "E did not refuse a second peer past max_peers=1"; grep peers "$T/E.log" | tail -5; }
+[ "$(curl -s "http://$API_E/peers" | grep -o '"state":"ready"' | wc -l)" = 1 ] && ok ||
+    bad "E's table does not hold exactly one peer"
+kill -TERM "$PID_G"; wait "$PID_G" 2>/dev/null
+
+# work from a peer takes this node's slots: with E's one slot busy and no
+# queue, F's request through E is refused with 429 (no other peer to try)
+curl -s -o /dev/null -m 60 -H "Content-Type: application/json" "http://$API_E/v1/completions" \
+    --data-binary '{"model":"stories260K.gguf","prompt":"","max_tokens":4000,"temperature":0.8,"seed":1}' &
+busy=$!
+sleep 0.3
+curl -s -D "$T/h" -o "$T/b" -m 30 -H "Content-Type: application/json" "http://$API_F/v1/completions" \
+    --data-binary '{"model":"stories260K.gguf","prompt":"","max_tokens":4,"temperature":0}'
+has "$T/h" " 429 " "a peer's request past E's slots and queue"
+has "$T/b" "queue_depth" "the 429 names the limit"
+wait "$busy"
+
 finish
