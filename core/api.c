@@ -11,6 +11,7 @@
 #include "host.h"
 #include "log.h"
 #include "peers.h"
+#include "pipeline.h"
 #include "router.h"
 
 #include <jansson.h>
@@ -268,6 +269,8 @@ typedef struct job {
     size_t n_stop;
     aria_gen_params gp;
     ari_lease lease;
+    int piped;      /* mi holds the first layers only: the rest run on peers */
+    ari_pipe *pipe; /* open while generating */
     int32_t *toks;
     size_t n_toks;
     uint64_t deadline;
@@ -510,8 +513,28 @@ static void run_generation(job *j)
 {
     j->gp.on_token = on_token;
     j->gp.user = j;
+    if (j->pipe) {
+        j->gp.tail = ari_pipe_tail;
+        j->gp.tail_user = j->pipe;
+        j->gp.tail_dtype = strcmp(ari_config_get(j->api->c->cfg, "models", "activations"), "f32")
+                               ? ARIA_DT_F16
+                               : ARIA_DT_F32;
+    }
     j->gp.cancel = j->sink ? j->sink->cancel : &j->r->cancel;
     j->gen_err = j->lease.vt->generate(j->lease.sess, j->toks, j->n_toks, &j->gp, &j->res, &j->why);
+}
+
+/* The slot back, and the pipeline's stages closed. */
+static void release_local(job *j)
+{
+    if (j->pipe) {
+        unsigned rb = ari_pipe_rebuilds(j->pipe);
+        if (rb)
+            ari_info("api", "%s: the pipeline was rebuilt %u time(s)", j->id, rb);
+        ari_pipe_close(j->pipe);
+        j->pipe = NULL;
+    }
+    ari_service_release(&j->lease);
 }
 
 static void record(job *j)
@@ -578,7 +601,7 @@ static void *stream_worker(void *arg)
     job *j = arg;
     run_generation(j);
     stream_finish(j, j->gen_err != ARIA_OK ? j->why.text : NULL);
-    ari_service_release(&j->lease);
+    release_local(j);
     record(j);
     ari_api *a = j->api;
     req *r = j->r;
@@ -895,6 +918,52 @@ static int parse_request(job *j, json_t *body, api_err *e)
 #undef FAIL
 }
 
+/* The model held here as its first layers only, or -1: this node answers
+ * for it by running the other layers on peers. */
+static long pipeline_head(ari_api *a, const char *model)
+{
+    long i = ari_service_find_held(a->svc, model);
+    const ari_model_desc *d = i >= 0 ? ari_service_desc(a->svc, (size_t)i) : NULL;
+    return d && d->layer_first == 0 && !ari_model_whole(d) ? i : -1;
+}
+
+/* The rest of the pipeline for j (its lease holds the first layers). */
+static int open_pipeline(ari_api *a, job *j, api_err *e)
+{
+    const ari_model_desc *d = ari_service_desc(a->svc, (size_t)j->mi);
+    aria_model_info info = {.hdr = {sizeof info, 1}};
+    j->lease.vt->model_info(j->lease.m, &info);
+    ari_pipe_params pp = {
+        .model = j->model,
+        .n_layers = d ? d->probe.n_layers : info.n_layers,
+        .my_end = info.layer_end,
+        .n_embd = info.n_embd,
+        .n_ctx = j->lease.n_ctx,
+        .dtype = strcmp(ari_config_get(a->c->cfg, "models", "activations"), "f32") ? ARIA_DT_F16
+                                                                                   : ARIA_DT_F32,
+        .replication = (uint32_t)ari_config_get_int(a->c->cfg, "models", "replication", 3),
+        .sampling = j->gp.sampling,
+        .cancel = j->sink ? j->sink->cancel : &j->r->cancel,
+        .deadline_ns = j->deadline,
+    };
+    aria_msg why = {{0}};
+    aria_err err = ari_pipe_open(ari_peers_pipes(a->peers), &pp, &j->pipe, &why);
+    if (err != ARIA_OK) {
+        ari_service_release(&j->lease);
+        if (err == ARIA_ERR_CANCELLED)
+            return 1;
+        return set_err(e, 503, ARI_EK_INTERNAL, "server_error", "model", "model_not_available",
+                       "model %s runs as a pipeline from this node, which holds layers 0..%u of "
+                       "%u, and the rest is not available: %s", j->model, info.layer_end - 1,
+                       pp.n_layers, why.text);
+    }
+    char desc[512];
+    ari_pipe_describe(j->pipe, desc, sizeof desc);
+    size_t o = strlen(j->route);
+    snprintf(j->route + o, sizeof j->route - o, "; pipeline=%s", desc);
+    return 0;
+}
+
 /* A slot of the local model j->mi and the prompt's tokens (with the resumed
  * tokens after them). Returns 0; 1 when the client left while waiting;
  * -1 with *e. */
@@ -965,6 +1034,8 @@ static int prepare_local(ari_api *a, job *j, int (*gone)(void *), void *gone_use
                        "resulted in %zu tokens.",
                        j->lease.n_ctx, j->chat ? "messages" : "prompt", j->n_toks);
     }
+    if (j->piped)
+        return open_pipeline(a, j, e);
     return 0;
 }
 
@@ -1267,6 +1338,8 @@ static void serve_peer(void *user, const char *endpoint, json_t *request, const 
         j->lp = NULL;
     }
     j->mi = j->req_model[0] ? ari_service_find(a->svc, j->req_model) : -1;
+    if (j->mi < 0 && j->req_model[0] && (j->mi = pipeline_head(a, j->req_model)) >= 0)
+        j->piped = 1;
     if (j->mi < 0) {
         set_err(&e, 404, ARI_EK_NOT_FOUND, "invalid_request_error", "model", "model_not_found",
                 "this node does not serve model '%s'", j->req_model);
@@ -1279,7 +1352,7 @@ static void serve_peer(void *user, const char *endpoint, json_t *request, const 
     if (pr != 0)
         goto fail;
     run_generation(j);
-    ari_service_release(&j->lease);
+    release_local(j);
     record(j);
     if (j->gen_err != ARIA_OK)
         sink->error(sink->ctx, 500, NULL, NULL, j->why.text);
@@ -1334,6 +1407,8 @@ static enum MHD_Result completion(ari_api *a, struct MHD_Connection *con, req *r
                  chosen);
     }
     j->mi = ari_service_find(a->svc, chosen);
+    if (j->mi < 0 && (j->mi = pipeline_head(a, chosen)) >= 0)
+        j->piped = 1;
     snprintf(j->model, sizeof j->model, "%s", chosen);
     pthread_mutex_lock(&a->mu);
     unsigned long long seq = ++a->seq;
@@ -1382,7 +1457,7 @@ static enum MHD_Result completion(ari_api *a, struct MHD_Connection *con, req *r
         char route[sizeof j->route];
         memcpy(route, j->route, sizeof route);
         if (!start_worker(a, stream_worker, j)) {
-            ari_service_release(&j->lease);
+            release_local(j);
             r->refs -= 2;
             rc = send_error(a, con, 500, ARI_EK_INTERNAL, j->mi, "server_error", NULL, NULL,
                             "cannot start the generation");
@@ -1394,7 +1469,7 @@ static enum MHD_Result completion(ari_api *a, struct MHD_Connection *con, req *r
     }
 
     run_generation(j);
-    ari_service_release(&j->lease);
+    release_local(j);
     record(j);
     if (j->gen_err != ARIA_OK) {
         rc = send_error(a, con, 500, ARI_EK_INTERNAL, -1, "server_error", NULL, NULL,
@@ -1454,10 +1529,42 @@ static void peer_load(void *user, uint32_t *active, uint32_t *slots, uint32_t *q
     }
 }
 
+static int stage_gone(void *u)
+{
+    return *(volatile int *)u;
+}
+
+static aria_err stage_acquire(void *user, const char *model, uint32_t first, uint32_t end,
+                              volatile int *cancel, uint64_t deadline_ns, ari_lease *out,
+                              aria_msg *why)
+{
+    ari_api *a = user;
+    long i = ari_service_find_held(a->svc, model);
+    const ari_model_desc *d = i >= 0 ? ari_service_desc(a->svc, (size_t)i) : NULL;
+    if (!d)
+        return aria_fail(why, ARIA_ERR_NOT_FOUND, "this node does not hold model '%s'", model);
+    if (d->layer_first != first || d->layer_end != end)
+        return aria_fail(why, ARIA_ERR_NOT_FOUND,
+                         "this node holds layers %u..%u of %s, not %u..%u", d->layer_first,
+                         d->layer_end - 1, model, first, end - 1);
+    aria_err e = ari_service_acquire(a->svc, (size_t)i, stage_gone, (void *)cancel, deadline_ns,
+                                     out, why);
+    if (e == ARIA_ERR_BUSY)
+        aria_fail(why, e, "every slot of %s is taken (%s)", model, why->text);
+    return e;
+}
+
+static void stage_release(void *user, ari_lease *l)
+{
+    (void)user;
+    ari_service_release(l);
+}
+
 void ari_api_peer_host(ari_api *a, ari_peer_host *out)
 {
     *out = (ari_peer_host){.user = a, .models = peer_models, .load = peer_load,
-                           .serve = serve_peer};
+                           .serve = serve_peer, .stage_acquire = stage_acquire,
+                           .stage_release = stage_release};
 }
 
 void ari_api_set_peers(ari_api *a, ari_peers *p)

@@ -342,6 +342,8 @@ static const spec schema[] = {
     INT("models", "replication", "3", 1, 16, "replicas", "replicas kept per pipeline layer range"),
     LIST("models", "layers", "", NULL, check_layers,
          "layer ranges held for pipelines: MODEL_ID:FIRST-LAST"),
+    ENUM("models", "activations", "f16", "f16|f32",
+         "element type of the hidden states a pipeline sends between nodes"),
 };
 
 #define N_SCHEMA (sizeof schema / sizeof schema[0])

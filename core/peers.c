@@ -3,6 +3,7 @@
 
 #include "aria/transport.h"
 #include "cpu.h"
+#include "pipeline.h"
 #include "host.h"
 #include "log.h"
 #include "proto.h"
@@ -98,6 +99,7 @@ struct ari_peers {
     int maint_started, stop, stopped, caps_dirty;
     char listen[MAX_LISTEN][260];
     size_t n_listen;
+    ari_pipes *pipes;
 };
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -350,6 +352,9 @@ static void on_close(void *user, aria_conn *c, aria_err why, const char *detail)
             j->cancel = 1;
         }
     int was_ready = pe->state == READY;
+    /* pipelines lose the node only when no other connection to it is ready */
+    if (was_ready && p->pipes && !find_ready(p, pe->id))
+        ari_pipes_peer_gone(p->pipes, pe->id);
     pthread_mutex_unlock(&p->mu);
     char w[256];
     who(pe, w, sizeof w);
@@ -602,13 +607,16 @@ static void on_message(void *user, aria_conn *c, const void *data, size_t len, u
         pthread_mutex_unlock(&p->mu);
         return;
     }
+    aria_msg why = {{0}};
     if (kind != ARIA_MSG_TEXT) {
-        refuse(p, pe, "a binary frame, which this protocol version does not use");
+        if (pe->state != READY)
+            refuse(p, pe, "a binary frame before the handshake finished");
+        else if (!p->pipes || ari_pipes_on_frame(p->pipes, pe->id, data, len, &why) != 0)
+            refuse(p, pe, p->pipes ? why.text : "a binary frame, and this node runs no stages");
         pthread_mutex_unlock(&p->mu);
         return;
     }
     ari_msg_in m;
-    aria_msg why = {{0}};
     if (ari_proto_parse(data, len, &m, &why) != ARIA_OK) {
         refuse(p, pe, why.text);
         pthread_mutex_unlock(&p->mu);
@@ -661,6 +669,9 @@ static void on_message(void *user, aria_conn *c, const void *data, size_t len, u
         on_infer(p, pe, &m);
     } else if (!strcmp(t, "token") || !strcmp(t, "done") || !strcmp(t, "error")) {
         deliver(pe, json_string_value(json_object_get(m.obj, "rid")), m.obj);
+    } else if (!strncmp(t, "stage_", 6)) {
+        if (!p->pipes || ari_pipes_on_text(p->pipes, pe->id, &m, &why) != 0)
+            refuse(p, pe, p->pipes ? why.text : "a stage message, and this node runs no stages");
     } else if (!strcmp(t, "cancel")) {
         const char *rid = json_string_value(json_object_get(m.obj, "rid"));
         for (ijob *j = p->jobs; j; j = j->next)
@@ -929,6 +940,7 @@ size_t ari_peers_for_model(ari_peers *p, const char *model, char (*ids)[ARI_ID_L
     if (!p)
         return 0;
     typedef struct {
+        int head; /* holds the first layers only: drives a pipeline */
         double load;
         uint32_t rtt;
         char id[ARI_ID_LEN + 1];
@@ -943,10 +955,13 @@ size_t ari_peers_for_model(ari_peers *p, const char *model, char (*ids)[ARI_ID_L
         json_t *m;
         json_array_foreach(json_object_get(pe->caps, "models"), i, m)
         {
-            if (strcmp(json_string_value(json_object_get(m, "id")), model) || !whole_entry(m))
+            json_t *ly = json_object_get(m, "layers");
+            if (strcmp(json_string_value(json_object_get(m, "id")), model) ||
+                (!whole_entry(m) && json_integer_value(json_array_get(ly, 0)) != 0))
                 continue;
             aria_conn_info ci = {.hdr = {sizeof ci, 1}};
             p->vt->conn_info(pe->conn, &ci);
+            c[n].head = !whole_entry(m);
             c[n].load = load_of(pe);
             c[n].rtt = ci.rtt_us;
             memcpy(c[n].id, pe->id, sizeof c[n].id);
@@ -955,10 +970,13 @@ size_t ari_peers_for_model(ari_peers *p, const char *model, char (*ids)[ARI_ID_L
         }
     }
     pthread_mutex_unlock(&p->mu);
-    /* insertion sort: least loaded, then fastest */
+    /* insertion sort: whole models first, then least loaded, then fastest */
     for (size_t i = 1; i < n; i++)
-        for (size_t k = i; k > 0 && (c[k].load < c[k - 1].load ||
-                                     (c[k].load == c[k - 1].load && c[k].rtt < c[k - 1].rtt));
+        for (size_t k = i;
+             k > 0 && (c[k].head < c[k - 1].head ||
+                       (c[k].head == c[k - 1].head &&
+                        (c[k].load < c[k - 1].load ||
+                         (c[k].load == c[k - 1].load && c[k].rtt < c[k - 1].rtt))));
              k--) {
             cand t = c[k];
             c[k] = c[k - 1];
@@ -1144,6 +1162,88 @@ static size_t split(const char *list, char out[][260], size_t cap)
     return n;
 }
 
+/* ---- what the pipelines use ------------------------------------------------ */
+
+static aria_err net_send(void *user, const char *id, const void *data, size_t len,
+                         uint32_t kind)
+{
+    ari_peers *p = user;
+    for (int tries = 0;; tries++) {
+        pthread_mutex_lock(&p->mu);
+        peer *pe = p->stop ? NULL : find_ready(p, id);
+        aria_err e = pe ? p->vt->send(pe->conn, data, len, kind) : ARIA_ERR_NOT_FOUND;
+        pthread_mutex_unlock(&p->mu);
+        if (e != ARIA_ERR_BUSY || tries >= 30000)
+            return e;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static int net_ready(void *user, const char *id)
+{
+    ari_peers *p = user;
+    pthread_mutex_lock(&p->mu);
+    int r = find_ready(p, id) != NULL;
+    pthread_mutex_unlock(&p->mu);
+    return r;
+}
+
+static size_t net_offers(void *user, const char *model, uint32_t n_layers, ari_stage_offer *o,
+                         char (*ids)[ARI_ID_LEN + 1], size_t cap)
+{
+    ari_peers *p = user;
+    size_t n = 0;
+    pthread_mutex_lock(&p->mu);
+    for (peer *pe = p->peers; pe && n < cap; pe = pe->next) {
+        if (pe->state != READY)
+            continue;
+        size_t i;
+        json_t *m;
+        json_array_foreach(json_object_get(pe->caps, "models"), i, m)
+        {
+            json_t *ly = json_object_get(m, "layers");
+            if (strcmp(json_string_value(json_object_get(m, "id")), model) ||
+                json_integer_value(json_object_get(m, "n_layers")) != (json_int_t)n_layers ||
+                n >= cap)
+                continue;
+            aria_conn_info ci = {.hdr = {sizeof ci, 1}};
+            p->vt->conn_info(pe->conn, &ci);
+            memcpy(ids[n], pe->id, sizeof ids[n]);
+            o[n] = (ari_stage_offer){.node = ids[n],
+                                     .first = (uint32_t)json_integer_value(json_array_get(ly, 0)),
+                                     .end = (uint32_t)json_integer_value(json_array_get(ly, 1)),
+                                     .load = load_of(pe),
+                                     .rtt_us = ci.rtt_us,
+                                     .usable = 1};
+            n++;
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
+static aria_err net_acquire(void *user, const char *model, uint32_t first, uint32_t end,
+                            volatile int *cancel, uint64_t deadline_ns, ari_lease *out,
+                            aria_msg *why)
+{
+    ari_peers *p = user;
+    if (!p->h.stage_acquire)
+        return aria_fail(why, ARIA_ERR_UNSUPPORTED, "this node runs no stages");
+    return p->h.stage_acquire(p->h.user, model, first, end, cancel, deadline_ns, out, why);
+}
+
+static void net_release(void *user, ari_lease *l)
+{
+    ari_peers *p = user;
+    p->h.stage_release(p->h.user, l);
+}
+
+ari_pipes *ari_peers_pipes(ari_peers *p)
+{
+    return p ? p->pipes : NULL;
+}
+
 ari_peers *ari_peers_start(ari_ctx *c, const ari_identity *id, const ari_peer_host *h,
                            aria_msg *why)
 {
@@ -1192,6 +1292,15 @@ ari_peers *ari_peers_start(ari_ctx *c, const ari_identity *id, const ari_peer_ho
     p->max_jobs = 256;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
+    ari_pipe_net pn = {.user = p,
+                       .send = net_send,
+                       .ready = net_ready,
+                       .offers = net_offers,
+                       .acquire = net_acquire,
+                       .release = net_release,
+                       .max_stages = (uint32_t)p->max_jobs};
+    memcpy(pn.self, p->id.id, sizeof pn.self);
+    p->pipes = ari_pipes_new(&pn);
     const char *cert = ari_config_get(c->cfg, "network", "tls_cert");
     const char *key = ari_config_get(c->cfg, "network", "tls_key");
     const char *ca = ari_config_get(c->cfg, "network", "tls_ca");
@@ -1281,6 +1390,7 @@ void ari_peers_stop(ari_peers *p)
     pthread_mutex_unlock(&p->mu);
     if (left)
         ari_warn("peers", "%zu peer request(s) still running at stop", left);
+    ari_pipes_stop(p->pipes);
 }
 
 void ari_peers_free(ari_peers *p)
@@ -1292,6 +1402,7 @@ void ari_peers_free(ari_peers *p)
     pthread_mutex_unlock(&p->mu);
     if (left)
         return; /* leak rather than free what threads still use */
+    ari_pipes_free(p->pipes);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     free(p->seen);

@@ -11,6 +11,7 @@
 
 #include "identity.h"
 #include "node.h"
+#include "service.h"
 
 #include <jansson.h>
 
@@ -38,6 +39,13 @@ typedef struct ari_peer_host {
      * through the sink exactly once (done or error). Blocking. */
     void (*serve)(void *user, const char *endpoint, json_t *request, const int32_t *resume,
                   size_t n_resume, const ari_peer_sink *sink);
+    /* A slot of the model this node holds exactly as the layer range
+     * [first, end), for a pipeline stage a peer opens; waits like a request
+     * (queue, cancel, deadline). Blocking. */
+    aria_err (*stage_acquire)(void *user, const char *model, uint32_t first, uint32_t end,
+                              volatile int *cancel, uint64_t deadline_ns, ari_lease *out,
+                              aria_msg *why);
+    void (*stage_release)(void *user, ari_lease *l);
 } ari_peer_host;
 
 /* Starts the peer layer: picks the transport for the listen and bootstrap
@@ -65,8 +73,13 @@ json_t *ari_peers_json(ari_peers *p);
 /* Models that ready peers serve, each once: [{id, tiers:[..], bytes}]. */
 json_t *ari_peers_models(ari_peers *p);
 
-/* Ids of the ready peers serving model, least loaded first (then lowest
- * round trip). Returns how many were written (at most cap). */
+/* The pipelines driven here and the stages run for peers (pipeline.h). */
+struct ari_pipes *ari_peers_pipes(ari_peers *p);
+
+/* Ids of the ready peers that answer requests for model, least loaded first
+ * (then lowest round trip): those holding the whole model, then those
+ * holding its first layers, which run it as a pipeline with the peers
+ * holding the rest. Returns how many were written (at most cap). */
 size_t ari_peers_for_model(ari_peers *p, const char *model, char (*ids)[ARI_ID_LEN + 1],
                            size_t cap);
 

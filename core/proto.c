@@ -34,7 +34,7 @@ int ari_unhex(const char *s, uint8_t *out, size_t n)
 
 /* ---- message shapes ----------------------------------------------------- */
 
-enum { F_STR = 1, F_INT, F_OBJ, F_ARR };
+enum { F_STR = 1, F_INT, F_OBJ, F_ARR, F_NUM };
 
 typedef struct field {
     const char *name;
@@ -45,10 +45,11 @@ typedef struct field {
 
 typedef struct shape {
     const char *type;
-    field f[6];
+    field f[12];
 } shape;
 
 #define RID {"rid", F_STR, 1, 1, ARI_PROTO_MAX_RID}
+#define SID {"sid", F_STR, 1, 32, 32}
 static const shape shapes[] = {
     {"hello", {{"body", F_STR, 1, 2, ARI_PROTO_MAX_BODY}, {"sig", F_STR, 1, 128, 128}}},
     {"caps", {{"body", F_STR, 1, 2, ARI_PROTO_MAX_BODY}, {"sig", F_STR, 1, 128, 128}}},
@@ -69,6 +70,18 @@ static const shape shapes[] = {
                {"code", F_STR, 0, 0, 64}, {"param", F_STR, 0, 0, 64}}},
     {"cancel", {RID}},
     {"bye", {{"reason", F_STR, 0, 0, 256}}},
+    {"stage_open",
+     {SID, {"model", F_STR, 1, 1, 255}, {"first", F_INT, 1, 0, ARI_FRAME_MAX_LAYERS},
+      {"end", F_INT, 1, 1, ARI_FRAME_MAX_LAYERS}, {"prev", F_STR, 1, 40, 40},
+      {"next", F_STR, 1, 0, 40}, {"n_ctx", F_INT, 1, 1, 1 << 24},
+      {"dtype", F_STR, 1, 3, 3}, {"ttl_ms", F_INT, 1, 1, 86400000},
+      {"sampling", F_OBJ, 0, 0, 0}}},
+    {"stage_ready", {SID, {"n_embd", F_INT, 1, 1, ARI_FRAME_MAX_EMBD}}},
+    {"stage_error", {SID, {"status", F_INT, 1, 400, 599}, {"message", F_STR, 1, 0, 4096},
+                     {"lost", F_STR, 0, 40, 40}}},
+    {"stage_token", {SID, {"pos", F_INT, 1, 0, 1 << 24}, {"token", F_INT, 1, 0, 1 << 30},
+                     {"lp", F_NUM, 0, 0, 0}, {"top", F_ARR, 0, 0, 20}}},
+    {"stage_close", {SID}},
 };
 
 static aria_err check_field(json_t *o, const field *f, const char *type, aria_msg *why)
@@ -100,6 +113,10 @@ static aria_err check_field(json_t *o, const field *f, const char *type, aria_ms
                              f->name, x, f->lo, f->hi);
         break;
     }
+    case F_NUM:
+        if (!json_is_number(v))
+            return aria_fail(why, ARIA_ERR_FORMAT, "'%s'.%s must be a number", type, f->name);
+        break;
     case F_OBJ:
         if (!json_is_object(v))
             return aria_fail(why, ARIA_ERR_FORMAT, "'%s'.%s must be an object", type, f->name);
@@ -133,6 +150,34 @@ static aria_err check_arrays(json_t *o, const char *type, aria_msg *why)
                 return aria_fail(why, ARIA_ERR_FORMAT,
                                  "'peers'.peers[%zu] must be {id: 40 hex, pk: 64 hex, url}", i);
         }
+    } else if (!strcmp(type, "stage_open")) {
+        const char *dt = json_string_value(json_object_get(o, "dtype"));
+        uint8_t b[20];
+        const char *next = json_string_value(json_object_get(o, "next"));
+        if (strcmp(dt, "f16") && strcmp(dt, "f32"))
+            return aria_fail(why, ARIA_ERR_FORMAT, "'stage_open'.dtype must be f16 or f32");
+        if (json_integer_value(json_object_get(o, "first")) >=
+            json_integer_value(json_object_get(o, "end")))
+            return aria_fail(why, ARIA_ERR_FORMAT, "'stage_open' needs first < end");
+        if (ari_unhex(json_string_value(json_object_get(o, "prev")), b, 20) ||
+            (*next && ari_unhex(next, b, 20)))
+            return aria_fail(why, ARIA_ERR_FORMAT, "'stage_open'.prev and .next must be node ids");
+    } else if (!strcmp(type, "stage_token")) {
+        json_array_foreach(json_object_get(o, "top"), i, e)
+        {
+            json_t *t = json_array_get(e, 0), *l = json_array_get(e, 1);
+            if (!json_is_array(e) || json_array_size(e) != 2 || !json_is_integer(t) ||
+                json_integer_value(t) < 0 || json_integer_value(t) > 1 << 30 || !json_is_number(l))
+                return aria_fail(why, ARIA_ERR_FORMAT,
+                                 "'stage_token'.top[%zu] must be [token, logprob]", i);
+        }
+    }
+    if (!strcmp(type, "stage_open") || !strcmp(type, "stage_ready") ||
+        !strcmp(type, "stage_error") || !strcmp(type, "stage_token") ||
+        !strcmp(type, "stage_close")) {
+        uint8_t sid[ARI_SID_LEN];
+        if (ari_unhex(json_string_value(json_object_get(o, "sid")), sid, sizeof sid))
+            return aria_fail(why, ARIA_ERR_FORMAT, "'%s'.sid must be 32 hex digits", type);
     } else if (!strcmp(type, "infer")) {
         const char *ep = json_string_value(json_object_get(o, "endpoint"));
         if (strcmp(ep, "chat") && strcmp(ep, "completion"))
@@ -176,7 +221,7 @@ aria_err ari_proto_parse(const void *data, size_t len, ari_msg_in *out, aria_msg
         return ARIA_ERR_UNSUPPORTED;
     }
     aria_err e = ARIA_OK;
-    for (size_t i = 0; e == ARIA_OK && i < 6 && sh->f[i].name; i++)
+    for (size_t i = 0; e == ARIA_OK && i < sizeof sh->f / sizeof sh->f[0] && sh->f[i].name; i++)
         e = check_field(o, &sh->f[i], sh->type, why);
     if (e == ARIA_OK)
         e = check_arrays(o, sh->type, why);
@@ -400,4 +445,88 @@ int ari_proto_auth_check(const uint8_t signer_pk[32], const char *sig_hex,
         return -1;
     auth_bytes(my_nonce, my_id, signer_id, m);
     return crypto_sign_verify_detached(sig, m, sizeof m, signer_pk) == 0 ? 0 : -1;
+}
+
+/* ---- pipeline frames ------------------------------------------------------ */
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+uint64_t ari_frame_size(uint32_t n_tokens, uint32_t n_embd, uint32_t dtype)
+{
+    uint64_t el = dtype == ARIA_DT_F16 ? 2 : 4;
+    return ARI_FRAME_HDR + 4ull * n_tokens + (uint64_t)n_tokens * n_embd * el;
+}
+
+void ari_frame_header(uint8_t *buf, const ari_frame *f)
+{
+    memset(buf, 0, ARI_FRAME_HDR);
+    wr32(buf, ARI_FRAME_MAGIC);
+    wr32(buf + 4, ARI_FRAME_VERSION);
+    memcpy(buf + 8, f->sid, ARI_SID_LEN);
+    wr32(buf + 24, f->pos0);
+    wr32(buf + 28, f->n_tokens);
+    wr32(buf + 32, f->n_embd);
+    wr32(buf + 36, f->dtype);
+    wr32(buf + 40, f->flags);
+}
+
+aria_err ari_frame_parse(const void *data, size_t len, ari_frame *out, aria_msg *why)
+{
+    const uint8_t *b = data;
+    memset(out, 0, sizeof *out);
+    if (len < ARI_FRAME_HDR)
+        return aria_fail(why, ARIA_ERR_FORMAT, "a binary frame of %zu bytes (the header is %d)",
+                         len, ARI_FRAME_HDR);
+    if (rd32(b) != ARI_FRAME_MAGIC)
+        return aria_fail(why, ARIA_ERR_FORMAT, "a binary frame that is not an activation frame");
+    if (rd32(b + 4) != ARI_FRAME_VERSION)
+        return aria_fail(why, ARIA_ERR_UNSUPPORTED, "activation frame version %u (this node: %u)",
+                         rd32(b + 4), ARI_FRAME_VERSION);
+    memcpy(out->sid, b + 8, ARI_SID_LEN);
+    out->pos0 = rd32(b + 24);
+    out->n_tokens = rd32(b + 28);
+    out->n_embd = rd32(b + 32);
+    out->dtype = rd32(b + 36);
+    out->flags = rd32(b + 40);
+    if (out->dtype != ARIA_DT_F32 && out->dtype != ARIA_DT_F16)
+        return aria_fail(why, ARIA_ERR_FORMAT, "activation frame dtype %u (0 f32, 1 f16)",
+                         out->dtype);
+    if (out->flags & ~(uint32_t)ARI_FRAME_SAMPLE)
+        return aria_fail(why, ARIA_ERR_FORMAT, "activation frame flags 0x%x", out->flags);
+    if (out->n_tokens == 0 || out->n_tokens > ARI_FRAME_MAX_TOKENS || out->n_embd == 0 ||
+        out->n_embd > ARI_FRAME_MAX_EMBD)
+        return aria_fail(why, ARIA_ERR_FORMAT,
+                         "activation frame of %u tokens of width %u (allowed 1..%u, 1..%u)",
+                         out->n_tokens, out->n_embd, ARI_FRAME_MAX_TOKENS, ARI_FRAME_MAX_EMBD);
+    if ((uint64_t)out->pos0 + out->n_tokens > 1u << 24)
+        return aria_fail(why, ARIA_ERR_FORMAT, "activation frame positions past 2^24");
+    uint64_t need = ari_frame_size(out->n_tokens, out->n_embd, out->dtype);
+    if (need != len)
+        return aria_fail(why, ARIA_ERR_FORMAT,
+                         "activation frame of %zu bytes; its header says %llu", len,
+                         (unsigned long long)need);
+    out->tokens = b + ARI_FRAME_HDR;
+    out->embd = b + ARI_FRAME_HDR + 4ull * out->n_tokens;
+    for (uint32_t i = 0; i < out->n_tokens; i++) {
+        uint32_t t = rd32(out->tokens + 4ull * i);
+        if (t > 1u << 30)
+            return aria_fail(why, ARIA_ERR_FORMAT, "activation frame token %u is %u", i, t);
+    }
+    return ARIA_OK;
+}
+
+int32_t ari_frame_token(const ari_frame *f, uint32_t i)
+{
+    return (int32_t)rd32(f->tokens + 4ull * i);
 }

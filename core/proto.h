@@ -5,13 +5,14 @@
 #ifndef ARI_PROTO_H
 #define ARI_PROTO_H
 
+#include "aria/backend.h"
 #include "aria/common.h"
 
 #include <jansson.h>
 #include <stdint.h>
 
 #define ARI_PROTO_MAJOR 2
-#define ARI_PROTO_MINOR 0
+#define ARI_PROTO_MINOR 1
 #define ARI_PROTO_SUBPROTOCOL "aria.v2"
 #define ARI_PROTO_MAX_BODY (64 * 1024) /* a HELLO/CAPS body */
 #define ARI_PROTO_MAX_SKEW_MS 120000   /* HELLO timestamps older or newer are stale */
@@ -62,6 +63,36 @@ int ari_proto_auth_check(const uint8_t signer_pk[32], const char *sig_hex,
 /* Hex of n bytes into out (2n+1), and back (exactly 2n hex digits). */
 void ari_hex(const uint8_t *b, size_t n, char *out);
 int ari_unhex(const char *s, uint8_t *out, size_t n);
+
+/* ---- pipeline activation frames (BINARY messages) ----
+ * A 48-byte little-endian header, then n_tokens token ids (u32), then
+ * n_tokens * n_embd activations (f32 or f16):
+ *   0 magic "APL1"  4 version  8 sid[16]  24 pos0  28 n_tokens  32 n_embd
+ *   36 dtype (aria_dtype)  40 flags  44 reserved (0) */
+#define ARI_SID_LEN 16
+#define ARI_FRAME_HDR 48
+#define ARI_FRAME_MAGIC 0x314c5041u /* "APL1" */
+#define ARI_FRAME_VERSION 1
+#define ARI_FRAME_SAMPLE 1u /* the last stage samples after this frame */
+#define ARI_FRAME_MAX_TOKENS 65536
+#define ARI_FRAME_MAX_EMBD 65536
+#define ARI_FRAME_MAX_LAYERS 4096
+
+typedef struct ari_frame {
+    uint8_t sid[ARI_SID_LEN];
+    uint32_t pos0, n_tokens, n_embd, dtype, flags;
+    const uint8_t *tokens; /* into the parsed bytes; read with ari_frame_token */
+    const uint8_t *embd;   /* into the parsed bytes; may be unaligned */
+} ari_frame;
+
+/* Bytes of a frame of these dimensions. */
+uint64_t ari_frame_size(uint32_t n_tokens, uint32_t n_embd, uint32_t dtype);
+/* Writes the 48-byte header of f (its pointers are not used). */
+void ari_frame_header(uint8_t *buf, const ari_frame *f);
+/* Checks a received frame: magic, version, dtype, flags, sizes against len
+ * (exactly), token ids; *why names the first problem. */
+aria_err ari_frame_parse(const void *data, size_t len, ari_frame *out, aria_msg *why);
+int32_t ari_frame_token(const ari_frame *f, uint32_t i);
 
 /* Wall clock, Unix milliseconds. */
 int64_t ari_wall_ms(void);

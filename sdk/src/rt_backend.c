@@ -380,14 +380,72 @@ static int stop_scan(stopper *st, const char *piece, size_t len, const aria_gen_
     return 0;
 }
 
+/* The token after the positions a step evaluated: sampled here, or by the
+ * tail of a pipeline. */
+typedef struct next_tok {
+    int32_t tok;
+    float lp;
+    uint32_t n_top;
+    aria_logprob top[ARIA_MAX_LOGPROBS];
+} next_tok;
+
+/* The rest of a pipeline: its hidden states, in the tail's dtype. */
+typedef struct tailer {
+    aria_tail_fn fn;
+    void *user;
+    uint32_t dtype;
+    float *f32;
+    void *wire;
+    size_t cap; /* positions both buffers hold */
+} tailer;
+
+/* Evaluates n tokens; with a tail, hands the hidden states on and receives
+ * the next token in *nt. */
+static aria_err step(aria_session *s, tailer *tl, const int32_t *toks, uint32_t n, next_tok *nt,
+                     aria_msg *why)
+{
+    if (!tl->fn)
+        return locked_forward(s, toks, NULL, n, NULL, 0, why);
+    const size_t n_embd = s->m->llm->hp.n_embd;
+    if (n > tl->cap) {
+        size_t el = tl->dtype == ARIA_DT_F16 ? sizeof(aria_f16) : sizeof(float);
+        float *f = realloc(tl->f32, (size_t)n * n_embd * sizeof *f);
+        if (f)
+            tl->f32 = f;
+        void *w = f && tl->dtype == ARIA_DT_F16 ? realloc(tl->wire, (size_t)n * n_embd * el) : f;
+        if (!f || !w)
+            return aria_fail(why, ARIA_ERR_NOMEM, "out of memory for %u positions", n);
+        tl->wire = w;
+        tl->cap = n;
+    }
+    uint32_t pos0 = aria_llm_ctx_pos(s->ctx);
+    aria_err e = locked_forward(s, toks, NULL, n, tl->f32, 0, why);
+    if (e != ARIA_OK)
+        return e;
+    if (tl->dtype == ARIA_DT_F16)
+        for (size_t i = 0; i < (size_t)n * n_embd; i++)
+            ((aria_f16 *)tl->wire)[i] = aria_f32_to_f16(tl->f32[i]);
+    nt->n_top = 0;
+    return tl->fn(tl->user, pos0, n, toks, tl->dtype == ARIA_DT_F16 ? tl->wire : tl->f32,
+                  &nt->tok, &nt->lp, nt->top, &nt->n_top, why);
+}
+
 aria_err aria_rt_generate(aria_session *s, const int32_t *prompt, size_t n_prompt,
                           const aria_gen_params *p, aria_gen_result *res, aria_msg *why)
 {
     aria_model *m = s->m;
     const aria_llm *l = m->llm;
     memset((char *)res + sizeof res->hdr, 0, sizeof *res - sizeof res->hdr);
-    if (l->layer_first != 0 || l->layer_end != l->hp.n_layer || !m->tok)
-        return aria_fail(why, ARIA_ERR_UNSUPPORTED, "generate needs the whole model");
+    tailer tail = {0};
+    if (ARIA_HAS(p, aria_gen_params, tail_dtype) && p->tail) {
+        tail.fn = p->tail;
+        tail.user = p->tail_user;
+        tail.dtype = p->tail_dtype == ARIA_DT_F16 ? ARIA_DT_F16 : ARIA_DT_F32;
+    }
+    if (l->layer_first != 0 || !m->tok || (l->layer_end != l->hp.n_layer) != !!tail.fn)
+        return aria_fail(why, ARIA_ERR_UNSUPPORTED,
+                         tail.fn ? "a pipeline's tail follows only the first stage of a model"
+                               : "generate needs the whole model, or a tail for the rest");
     aria_err e = aria_sampling_check(&p->sampling, why);
     if (e != ARIA_OK)
         return e;
@@ -400,9 +458,13 @@ aria_err aria_rt_generate(aria_session *s, const int32_t *prompt, size_t n_promp
      * space prefix on the first word is not part of what a user reads. */
     int strip_space = start == 0 && n_prompt <= 1 && !strcmp(aria_tok_type_name(m->tok), "spm");
     uint64_t t0 = m->rt->host->now_ns();
+    next_tok nt = {0};
     if (n_prompt) {
-        e = locked_forward(s, prompt, NULL, (uint32_t)n_prompt, NULL, 0, why);
+        e = step(s, &tail, prompt, (uint32_t)n_prompt, &nt, why);
         if (e != ARIA_OK) {
+            free(tail.f32);
+            if (tail.wire != tail.f32)
+                free(tail.wire);
             aria_sampler_free(smp);
             res->finish = e == ARIA_ERR_CANCELLED ? ARIA_FINISH_CANCELLED : ARIA_FINISH_ERROR;
             return e == ARIA_ERR_CANCELLED ? ARIA_OK : e;
@@ -427,11 +489,24 @@ aria_err aria_rt_generate(aria_session *s, const int32_t *prompt, size_t n_promp
             break;
         }
         uint32_t pos = aria_llm_ctx_pos(s->ctx), nl;
-        const float *lg = aria_llm_logits(s->ctx, &nl);
         float lp = 0;
         uint32_t n_top = 0;
-        int32_t tok = aria_sampler_sample(smp, lg + (size_t)(nl - 1) * l->hp.n_vocab, s->tokens,
-                                          pos, &lp, top, &n_top);
+        int32_t tok;
+        if (tail.fn) {
+            if (!pos) { /* an empty prompt: nothing was evaluated */
+                e = aria_fail(why, ARIA_ERR_INVALID, "a pipeline needs a prompt");
+                res->finish = ARIA_FINISH_ERROR;
+                break;
+            }
+            tok = nt.tok;
+            lp = nt.lp;
+            n_top = nt.n_top < ARIA_MAX_LOGPROBS ? nt.n_top : ARIA_MAX_LOGPROBS;
+            memcpy(top, nt.top, n_top * sizeof *top);
+        } else {
+            const float *lg = aria_llm_logits(s->ctx, &nl);
+            tok = aria_sampler_sample(smp, lg + (size_t)(nl - 1) * l->hp.n_vocab, s->tokens, pos,
+                                      &lp, top, &n_top);
+        }
         int eog = !p->ignore_eos && aria_tok_is_eog(m->tok, tok);
         size_t tl = 0;
         if (!eog) {
@@ -474,7 +549,7 @@ aria_err aria_rt_generate(aria_session *s, const int32_t *prompt, size_t n_promp
             res->finish = ARIA_FINISH_CONTEXT;
             break;
         }
-        e = locked_forward(s, &tok, NULL, 1, NULL, 0, why);
+        e = step(s, &tail, &tok, 1, &nt, why);
         if (e != ARIA_OK) {
             res->finish = e == ARIA_ERR_CANCELLED ? ARIA_FINISH_CANCELLED : ARIA_FINISH_ERROR;
             done = 1;
@@ -483,6 +558,9 @@ aria_err aria_rt_generate(aria_session *s, const int32_t *prompt, size_t n_promp
         }
     }
     res->gen_ns = m->rt->host->now_ns() - t1;
+    free(tail.f32);
+    if (tail.wire != tail.f32)
+        free(tail.wire);
     aria_llm_ctx_set_cancel(s->ctx, NULL);
     aria_sampler_free(smp);
     return res->finish == ARIA_FINISH_ERROR ? e : ARIA_OK;

@@ -213,6 +213,21 @@ typedef struct aria_token_event {
  * on the generating thread; should return quickly. */
 typedef int (*aria_token_fn)(void *user, const aria_token_event *ev);
 
+/* Pipelines: the layers after the ones a session holds, as the generating
+ * node sees them. generate() on a model that holds layer 0 but not the last
+ * layer runs its own layers, then hands the hidden states of positions
+ * pos0 .. pos0 + n_tokens - 1 (tokens[] are their ids; embd is
+ * [n_tokens][n_embd] of the dtype aria_gen_params.tail_dtype names) to the
+ * tail, which runs them through the remaining layers elsewhere and returns
+ * the token sampled after the last position, with its logprob and up to
+ * sampling.n_logprobs alternatives in top and *n_top. The tail blocks; it
+ * returns ARIA_ERR_CANCELLED when *cancel was set, another error with *why
+ * when the rest of the pipeline is lost for good. */
+typedef aria_err (*aria_tail_fn)(void *user, uint32_t pos0, uint32_t n_tokens,
+                                 const int32_t *tokens, const void *embd, int32_t *token,
+                                 float *logprob, aria_logprob *top, uint32_t *n_top,
+                                 aria_msg *why);
+
 typedef struct aria_gen_params {
     aria_vt_hdr hdr;
     aria_sampling sampling;
@@ -225,6 +240,12 @@ typedef struct aria_gen_params {
     const volatile int *cancel;
     aria_token_fn on_token;   /* may be NULL */
     void *user;
+    /* Added in struct_size 136 (test with ARIA_HAS): the rest of a pipeline
+     * (see aria_tail_fn); NULL on a whole model. */
+    aria_tail_fn tail;
+    void *tail_user;
+    uint32_t tail_dtype; /* aria_dtype of the hidden states handed to tail */
+    uint32_t reserved2;
 } aria_gen_params;
 
 ARIA_PIN(aria_gen_params, sampling, 8);
@@ -232,6 +253,7 @@ ARIA_PIN(aria_gen_params, max_tokens, 64);
 ARIA_PIN(aria_gen_params, n_stop, 72);
 ARIA_PIN(aria_gen_params, cancel, 88);
 ARIA_PIN(aria_gen_params, on_token, 96);
+ARIA_PIN(aria_gen_params, tail, 112);
 
 typedef enum aria_finish {
     ARIA_FINISH_NONE = 0,
@@ -330,7 +352,9 @@ typedef struct aria_backend_vt {
 
     /* Required on a whole model. Evaluates prompt (continuing the session's
      * KV cache) and generates up to max_tokens, streaming each token through
-     * on_token. Blocks; multithreaded. Returns ARIA_OK whenever generation
+     * on_token. Also on a model that holds layer 0 but not the last layer
+     * when p->tail runs the rest (a pipeline's first stage); otherwise
+     * ARIA_ERR_UNSUPPORTED. Blocks; multithreaded. Returns ARIA_OK whenever generation
      * ended by a finish reason (including cancellation), an error otherwise. */
     aria_err (*generate)(aria_session *s, const int32_t *prompt,
                          size_t n_prompt, const aria_gen_params *p,
