@@ -264,7 +264,10 @@ has "$T/part.log" "layers 0-1 of 5, for pipelines" "the range is logged"
 req GET /v1/models
 if grep -q stories260K "$T/b"; then bad "a layer range is listed as a model: $(cat "$T/b")"; else ok; fi
 post /v1/completions '{"model":"stories260K.gguf","prompt":"a","max_tokens":2}'
-status 404 "a layer range does not answer alone"
+status 503 "the first layers alone cannot answer"
+has "$T/b" "holds layers 0..1 of 5, and the rest is not available: no node holds layers 2..4 of 5" \
+    "the missing layers are named"
+has "$T/b" '"code":"model_not_available"' "the error code"
 kill -TERM "$node_pid"; wait "$node_pid"; node_pid=""
 "$ARIA" --plugins "$PLUG" --data-dir "$T/d6" --api 127.0.0.1:0 --listen ws://127.0.0.1:0 --model "$M" \
     --set models.layers=stories260K.gguf:3-9 >/dev/null 2>"$T/err"; rc=$?

@@ -183,6 +183,37 @@ static void test_parse(void **state)
          ARIA_ERR_FORMAT, "peers[0]"},
         {"{\"type\":\"token\",\"rid\":\"a\",\"text\":\"a\\u0000b\",\"token\":1}", ARIA_ERR_FORMAT,
          "NUL"},
+#define SID "\"sid\":\"00112233445566778899aabbccddeeff\""
+#define NODE "0123456789abcdef0123456789abcdef01234567"
+#define OPEN "{\"type\":\"stage_open\"," SID ",\"model\":\"m\",\"n_ctx\":64,\"ttl_ms\":1000,"
+        {OPEN "\"first\":2,\"end\":4,\"prev\":\"" NODE "\",\"next\":\"\",\"dtype\":\"f16\"}",
+         ARIA_OK, ""},
+        {OPEN "\"first\":2,\"end\":4,\"prev\":\"" NODE "\",\"next\":\"" NODE "\",\"dtype\":\"f32\","
+              "\"sampling\":{}}",
+         ARIA_OK, ""},
+        {OPEN "\"first\":4,\"end\":4,\"prev\":\"" NODE "\",\"next\":\"\",\"dtype\":\"f16\"}",
+         ARIA_ERR_FORMAT, "first < end"},
+        {OPEN "\"first\":0,\"end\":4,\"prev\":\"" NODE "\",\"next\":\"\",\"dtype\":\"bf16\"}",
+         ARIA_ERR_FORMAT, "'stage_open'.dtype is 4 bytes; allowed 3 to 3"},
+        {OPEN "\"first\":0,\"end\":4,\"prev\":\"" NODE "\",\"next\":\"\",\"dtype\":\"i16\"}",
+         ARIA_ERR_FORMAT, "dtype must be f16 or f32"},
+        {OPEN "\"first\":0,\"end\":4,\"prev\":\"zz\",\"next\":\"\",\"dtype\":\"f16\"}",
+         ARIA_ERR_FORMAT, "'stage_open'.prev is 2 bytes"},
+        {OPEN "\"first\":0,\"end\":4,\"prev\":\"" NODE "\",\"next\":\"" NODE "\",\"dtype\":\"f16\","
+              "\"ttl_ms\":0}",
+         ARIA_ERR_FORMAT, "not JSON"}, /* a duplicate key */
+        {"{\"type\":\"stage_close\",\"sid\":\"00112233445566778899aabbccddeefg\"}", ARIA_ERR_FORMAT,
+         "sid must be 32 hex digits"},
+        {"{\"type\":\"stage_token\"," SID ",\"pos\":3,\"token\":7,\"lp\":-0.5,\"top\":[[7,-0.5]]}",
+         ARIA_OK, ""},
+        {"{\"type\":\"stage_token\"," SID ",\"pos\":3,\"token\":7,\"top\":[[7]]}", ARIA_ERR_FORMAT,
+         "top[0] must be [token, logprob]"},
+        {"{\"type\":\"stage_token\"," SID ",\"pos\":3,\"token\":7,\"lp\":\"x\"}", ARIA_ERR_FORMAT,
+         "'stage_token'.lp must be a number"},
+        {"{\"type\":\"stage_error\"," SID ",\"status\":502,\"message\":\"m\",\"lost\":\"abc\"}",
+         ARIA_ERR_FORMAT, "'stage_error'.lost is 3 bytes"},
+        {"{\"type\":\"stage_ready\"," SID ",\"n_embd\":0}", ARIA_ERR_FORMAT,
+         "'stage_ready'.n_embd is 0"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         ari_msg_in m;
@@ -192,6 +223,78 @@ static void test_parse(void **state)
             fail_msg("case %zu (%s): got %d '%s'", i, cases[i].text, e, why.text);
         if (e == ARIA_OK)
             json_decref(m.obj);
+    }
+}
+
+/* Activation frames: what is written parses back; every header field and
+ * the length are checked against each other. */
+static void test_frames(void **state)
+{
+    (void)state;
+    enum { N = 3, E = 5 };
+    ari_frame f = {.pos0 = 7, .n_tokens = N, .n_embd = E, .dtype = ARIA_DT_F16,
+                   .flags = ARI_FRAME_SAMPLE};
+    for (int i = 0; i < ARI_SID_LEN; i++)
+        f.sid[i] = (uint8_t)(i * 17);
+    size_t len = (size_t)ari_frame_size(N, E, ARIA_DT_F16);
+    assert_int_equal(len, ARI_FRAME_HDR + 4 * N + 2 * N * E);
+    assert_int_equal(ari_frame_size(N, E, ARIA_DT_F32), ARI_FRAME_HDR + 4 * N + 4 * N * E);
+    uint8_t buf[ARI_FRAME_HDR + 4 * N + 4 * N * E + 8];
+    ari_frame_header(buf, &f);
+    int32_t toks[N] = {1, 31999, 1 << 30};
+    memcpy(buf + ARI_FRAME_HDR, toks, sizeof toks);
+    for (size_t i = ARI_FRAME_HDR + sizeof toks; i < len; i++)
+        buf[i] = (uint8_t)i;
+    ari_frame g;
+    aria_msg why = {{0}};
+    assert_int_equal(ari_frame_parse(buf, len, &g, &why), ARIA_OK);
+    assert_memory_equal(g.sid, f.sid, ARI_SID_LEN);
+    assert_int_equal(g.pos0, 7);
+    assert_int_equal(g.n_tokens, N);
+    assert_int_equal(g.n_embd, E);
+    assert_int_equal(g.dtype, ARIA_DT_F16);
+    assert_int_equal(g.flags, ARI_FRAME_SAMPLE);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(ari_frame_token(&g, (uint32_t)i), toks[i]);
+    assert_ptr_equal(g.embd, buf + ARI_FRAME_HDR + 4 * N);
+
+    static const struct {
+        size_t at;      /* byte to change (a u32 field), or SIZE_MAX: the length */
+        uint32_t value;
+        long dlen;      /* with SIZE_MAX: bytes added to the length */
+        const char *why;
+    } bad[] = {
+        {0, 0x12345678u, 0, "not an activation frame"},
+        {4, 2, 0, "activation frame version 2"},
+        {36, 2, 0, "dtype 2"},
+        {40, 2, 0, "flags 0x2"},
+        {28, 0, 0, "of 0 tokens"},
+        {32, ARI_FRAME_MAX_EMBD + 1, 0, "allowed 1..65536"},
+        {28, 4, 0, "its header says"},
+        {32, 4, 0, "its header says"},
+        {24, 0xffffff00u, 0, "positions past 2^24"},
+        {36, ARIA_DT_F32, 0, "its header says"},
+        {ARI_FRAME_HDR + 4, 0x80000000u, 0, "token 1 is 2147483648"},
+        {SIZE_MAX, 0, -1, "its header says"},
+        {SIZE_MAX, 0, 1, "its header says"},
+        {SIZE_MAX, 0, -(long)(ARI_FRAME_HDR + 4 * N + 2 * N * E) + 47, "(the header is 48)"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        uint8_t b2[sizeof buf];
+        memcpy(b2, buf, sizeof buf);
+        size_t l2 = len;
+        if (bad[i].at == SIZE_MAX) {
+            l2 = (size_t)((long)len + bad[i].dlen);
+        } else {
+            uint32_t v = bad[i].value;
+            b2[bad[i].at] = (uint8_t)v;
+            b2[bad[i].at + 1] = (uint8_t)(v >> 8);
+            b2[bad[i].at + 2] = (uint8_t)(v >> 16);
+            b2[bad[i].at + 3] = (uint8_t)(v >> 24);
+        }
+        memset(&why, 0, sizeof why);
+        if (ari_frame_parse(b2, l2, &g, &why) == ARIA_OK || !strstr(why.text, bad[i].why))
+            fail_msg("bad frame %zu: '%s', want '%s'", i, why.text, bad[i].why);
     }
 }
 
@@ -257,6 +360,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seal_open), cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_parse),     cmocka_unit_test(test_auth),
+        cmocka_unit_test(test_frames),
         cmocka_unit_test(test_identity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

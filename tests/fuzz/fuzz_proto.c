@@ -1,7 +1,8 @@
 /* libFuzzer target: the peer protocol's receiving side — frames
  * reassembled from a byte stream (the transport's frame header), then each
  * TEXT payload through the message parser and, for hello/caps, the
- * envelope check (version, id against key, signature, timestamp, shape). */
+ * envelope check (version, id against key, signature, timestamp, shape);
+ * each BINARY payload through the activation frame parser. */
 #include "frame.h"
 #include "proto.h"
 
@@ -29,12 +30,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 }
                 json_decref(m.obj);
             }
+        } else if (f.kind == ARIA_WS_BINARY) {
+            ari_frame af;
+            aria_msg why;
+            if (ari_frame_parse(data + off + ARIA_WS_HEADER, f.len, &af, &why) == ARIA_OK) {
+                volatile int32_t sum = 0; /* touch every token and the last activation byte */
+                for (uint32_t i = 0; i < af.n_tokens; i++)
+                    sum += ari_frame_token(&af, i);
+                sum += af.embd[(size_t)af.n_tokens * af.n_embd * (af.dtype ? 2 : 4) - 1];
+                (void)sum;
+            }
         }
         off += (size_t)r;
     }
-    /* and the whole input as one message */
+    /* and the whole input as one message, and as one activation frame */
     ari_msg_in m;
     aria_msg why;
+    ari_frame af;
+    (void)ari_frame_parse(data, size, &af, &why);
     if (ari_proto_parse(data, size, &m, &why) == ARIA_OK) {
         if (!strcmp(m.type, "hello") || !strcmp(m.type, "caps")) {
             ari_hello h;
