@@ -1196,7 +1196,10 @@ static size_t net_offers(void *user, const char *model, uint32_t n_layers, ari_s
     size_t n = 0;
     pthread_mutex_lock(&p->mu);
     for (peer *pe = p->peers; pe && n < cap; pe = pe->next) {
-        if (pe->state != READY)
+        int major = 0, minor = 0;
+        const char *proto = json_string_value(json_object_get(pe->caps, "proto"));
+        if (pe->state != READY || !proto || sscanf(proto, "%d.%d", &major, &minor) != 2 ||
+            minor < 1) /* stage messages came with 2.1 */
             continue;
         size_t i;
         json_t *m;

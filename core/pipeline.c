@@ -69,6 +69,8 @@ struct ari_pipe {
     char excl[MAX_EXCLUDED][ARI_ID_LEN + 1];
     size_t n_excl;
     unsigned rebuilds;
+    /* generated tokens' round trips through the other stages */
+    uint64_t n_steps, step_ns, step_compute_us, step_hops;
     /* events */
     size_t n_ready;
     int failed, status;
@@ -78,6 +80,7 @@ struct ari_pipe {
     uint32_t tok_pos;
     int32_t tok;
     float lp;
+    uint32_t compute_us;
     uint32_t n_top;
     aria_logprob top[ARIA_MAX_LOGPROBS];
     pthread_cond_t cv;
@@ -272,23 +275,28 @@ static int run_frame(stage *s, stage_run *r, const uint8_t *data, size_t len)
                     .embd = r->in, .embd_dtype = f.dtype};
     aria_forward_out o = {.hdr = {sizeof o, 1}, .embd_dtype = s->dtype};
     uint64_t out_len = 0;
+    ari_frame of = f;
+    of.dtype = s->dtype;
     if (!r->last) {
         out_len = ari_frame_size(f.n_tokens, f.n_embd, s->dtype);
         if (grow((void **)&r->out, &r->out_cap, (size_t)out_len)) {
             stage_fail(s, 500, NULL, "out of memory");
             return -1;
         }
-        ari_frame of = f;
-        of.dtype = s->dtype;
-        ari_frame_header(r->out, &of);
         memcpy(r->out + ARI_FRAME_HDR, f.tokens, 4ull * f.n_tokens);
         o.embd = r->out + ARI_FRAME_HDR + 4ull * f.n_tokens;
     }
+    uint64_t t0 = ari_now_ns();
     if (vt->forward(r->l.sess, &b, r->last ? NULL : &o, &why) != ARIA_OK) {
         stage_fail(s, 500, NULL, "forward failed: %s", why.text);
         return -1;
     }
+    uint64_t us = f.compute_us + (ari_now_ns() - t0) / 1000;
+    if (us > UINT32_MAX)
+        us = UINT32_MAX;
     if (!r->last) {
+        of.compute_us = (uint32_t)us;
+        ari_frame_header(r->out, &of);
         aria_err e = s->ps->net.send(s->ps->net.user, s->next_id, r->out, (size_t)out_len,
                                      ARIA_MSG_BINARY);
         if (e != ARIA_OK) {
@@ -317,8 +325,9 @@ static int run_frame(stage *s, stage_run *r, const uint8_t *data, size_t len)
         stage_fail(s, 500, NULL, "sampling failed");
         return -1;
     }
-    json_t *o2 = json_pack("{s:s,s:s,s:i,s:i,s:f}", "type", "stage_token", "sid", s->sid_hex,
-                           "pos", (int)(n_hist - 1), "token", (int)tok, "lp", finite_lp(lp));
+    json_t *o2 = json_pack("{s:s,s:s,s:i,s:i,s:f,s:I}", "type", "stage_token", "sid",
+                           s->sid_hex, "pos", (int)(n_hist - 1), "token", (int)tok, "lp",
+                           finite_lp(lp), "compute_us", (json_int_t)us);
     if (o2 && n_top) {
         json_t *t = json_array();
         for (uint32_t k = 0; k < n_top && k < ARIA_MAX_LOGPROBS; k++)
@@ -579,6 +588,7 @@ int ari_pipes_on_text(ari_pipes *ps, const char *from, const ari_msg_in *m, aria
             pp->tok_pos = (uint32_t)json_integer_value(json_object_get(o, "pos"));
             pp->tok = (int32_t)json_integer_value(json_object_get(o, "token"));
             pp->lp = (float)json_number_value(json_object_get(o, "lp"));
+            pp->compute_us = (uint32_t)json_integer_value(json_object_get(o, "compute_us"));
             pp->n_top = (uint32_t)json_array_size(top);
             for (uint32_t k = 0; k < pp->n_top; k++) {
                 pp->top[k].token = (int32_t)json_integer_value(json_array_get(json_array_get(top, k), 0));
@@ -863,6 +873,7 @@ static aria_err run(ari_pipe *pp, size_t from, aria_msg *why)
         per = ARI_FRAME_MAX_TOKENS;
     uint8_t *buf = NULL;
     size_t cap = 0;
+    uint64_t t0 = ari_now_ns();
     for (size_t at = from; at < pp->n_pos;) {
         size_t n = pp->n_pos - at < per ? pp->n_pos - at : per;
         ari_frame f = {.pos0 = (uint32_t)at, .n_tokens = (uint32_t)n, .n_embd = pp->p.n_embd,
@@ -892,6 +903,14 @@ static aria_err run(ari_pipe *pp, size_t from, aria_msg *why)
     }
     free(buf);
     aria_err e = wait_for(pp, got_token, UINT64_MAX);
+    if (e == ARIA_OK && pp->n_pos - from == 1) { /* one generated token */
+        pp->n_steps++;
+        pp->step_ns += ari_now_ns() - t0;
+        pthread_mutex_lock(&ps->mu);
+        pp->step_compute_us += pp->compute_us;
+        pthread_mutex_unlock(&ps->mu);
+        pp->step_hops += pp->n_st; /* to each stage after this one, and back */
+    }
     if (e == ARIA_ERR_TIMEOUT)
         aria_fail(why, e, "the pipeline did not answer before the request's deadline");
     return e;
@@ -991,6 +1010,16 @@ void ari_pipe_close(ari_pipe *pp)
         return;
     ari_pipes *ps = pp->ps;
     close_stages(pp);
+    if (pp->n_steps) {
+        double wall = (double)pp->step_ns / 1e6 / (double)pp->n_steps;
+        double comp = (double)pp->step_compute_us / 1e3 / (double)pp->n_steps;
+        double hops = (double)pp->step_hops / (double)pp->n_steps;
+        ari_info("pipeline",
+                 "%s: %llu tokens through the other stages: %.3f ms a token, %.3f ms of it "
+                 "computing; overhead %.3f ms per hop (%.0f hops a token)",
+                 pp->model, (unsigned long long)pp->n_steps, wall, comp, (wall - comp) / hops,
+                 hops);
+    }
     pthread_mutex_lock(&ps->mu);
     for (ari_pipe **q = &ps->pipes; *q; q = &(*q)->next)
         if (*q == pp) {

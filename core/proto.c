@@ -80,7 +80,8 @@ static const shape shapes[] = {
     {"stage_error", {SID, {"status", F_INT, 1, 400, 599}, {"message", F_STR, 1, 0, 4096},
                      {"lost", F_STR, 0, 40, 40}}},
     {"stage_token", {SID, {"pos", F_INT, 1, 0, 1 << 24}, {"token", F_INT, 1, 0, 1 << 30},
-                     {"lp", F_NUM, 0, 0, 0}, {"top", F_ARR, 0, 0, 20}}},
+                     {"lp", F_NUM, 0, 0, 0}, {"top", F_ARR, 0, 0, 20},
+                     {"compute_us", F_INT, 0, 0, 0xffffffffll}}},
     {"stage_close", {SID}},
 };
 
@@ -479,6 +480,7 @@ void ari_frame_header(uint8_t *buf, const ari_frame *f)
     wr32(buf + 32, f->n_embd);
     wr32(buf + 36, f->dtype);
     wr32(buf + 40, f->flags);
+    wr32(buf + 44, f->compute_us);
 }
 
 aria_err ari_frame_parse(const void *data, size_t len, ari_frame *out, aria_msg *why)
@@ -499,6 +501,7 @@ aria_err ari_frame_parse(const void *data, size_t len, ari_frame *out, aria_msg 
     out->n_embd = rd32(b + 32);
     out->dtype = rd32(b + 36);
     out->flags = rd32(b + 40);
+    out->compute_us = rd32(b + 44);
     if (out->dtype != ARIA_DT_F32 && out->dtype != ARIA_DT_F16)
         return aria_fail(why, ARIA_ERR_FORMAT, "activation frame dtype %u (0 f32, 1 f16)",
                          out->dtype);

@@ -68,7 +68,8 @@ int ari_unhex(const char *s, uint8_t *out, size_t n);
  * A 48-byte little-endian header, then n_tokens token ids (u32), then
  * n_tokens * n_embd activations (f32 or f16):
  *   0 magic "APL1"  4 version  8 sid[16]  24 pos0  28 n_tokens  32 n_embd
- *   36 dtype (aria_dtype)  40 flags  44 reserved (0) */
+ *   36 dtype (aria_dtype)  40 flags  44 compute_us (microseconds the stages
+ *   so far spent computing this frame: the driver's measure of the wire) */
 #define ARI_SID_LEN 16
 #define ARI_FRAME_HDR 48
 #define ARI_FRAME_MAGIC 0x314c5041u /* "APL1" */
@@ -80,7 +81,7 @@ int ari_unhex(const char *s, uint8_t *out, size_t n);
 
 typedef struct ari_frame {
     uint8_t sid[ARI_SID_LEN];
-    uint32_t pos0, n_tokens, n_embd, dtype, flags;
+    uint32_t pos0, n_tokens, n_embd, dtype, flags, compute_us;
     const uint8_t *tokens; /* into the parsed bytes; read with ari_frame_token */
     const uint8_t *embd;   /* into the parsed bytes; may be unaligned */
 } ari_frame;

@@ -251,14 +251,21 @@ aria_err aria_rt_chat_format(aria_model *m, const aria_chat_msg *msgs, size_t n,
 
 /* ---- compute ----------------------------------------------------------- */
 
+/* One forward pass at a time on the model's pool. idle: the pool's workers
+ * sleep at once afterwards instead of spinning for the next section — when
+ * what comes next is elsewhere (another stage of a pipeline, the end of a
+ * request), so that their spinning does not take the cores from it. */
 static aria_err locked_forward(aria_session *s, const int32_t *tokens, const float *embd,
-                               uint32_t n, float *embd_out, int logits_all, aria_msg *why)
+                               uint32_t n, float *embd_out, int logits_all, int idle,
+                               aria_msg *why)
 {
     pthread_mutex_lock(&s->m->mu);
     uint32_t pos = aria_llm_ctx_pos(s->ctx);
     aria_err e = aria_llm_forward(s->ctx, tokens, embd, n, embd_out, logits_all, why);
     if (e == ARIA_OK && tokens && pos + n <= s->cap_tokens)
         memcpy(s->tokens + pos, tokens, n * sizeof *tokens);
+    if (idle)
+        aria_pool_idle(s->m->pool);
     pthread_mutex_unlock(&s->m->mu);
     return e;
 }
@@ -302,7 +309,7 @@ aria_err aria_rt_forward(aria_session *s, const aria_batch *in, aria_forward_out
         }
     }
     aria_err e = locked_forward(s, in->tokens, embd, in->n_tokens, embd_out, (int)in->logits_all,
-                                why);
+                                1, why);
     if (e == ARIA_OK && ebuf)
         for (size_t i = 0; i < n_el; i++)
             ((aria_f16 *)out->embd)[i] = aria_f32_to_f16(ebuf[i]);
@@ -405,7 +412,7 @@ static aria_err step(aria_session *s, tailer *tl, const int32_t *toks, uint32_t 
                      aria_msg *why)
 {
     if (!tl->fn)
-        return locked_forward(s, toks, NULL, n, NULL, 0, why);
+        return locked_forward(s, toks, NULL, n, NULL, 0, 0, why);
     const size_t n_embd = s->m->llm->hp.n_embd;
     if (n > tl->cap) {
         size_t el = tl->dtype == ARIA_DT_F16 ? sizeof(aria_f16) : sizeof(float);
@@ -419,7 +426,7 @@ static aria_err step(aria_session *s, tailer *tl, const int32_t *toks, uint32_t 
         tl->cap = n;
     }
     uint32_t pos0 = aria_llm_ctx_pos(s->ctx);
-    aria_err e = locked_forward(s, toks, NULL, n, tl->f32, 0, why);
+    aria_err e = locked_forward(s, toks, NULL, n, tl->f32, 0, 1, why);
     if (e != ARIA_OK)
         return e;
     if (tl->dtype == ARIA_DT_F16)
@@ -558,6 +565,9 @@ aria_err aria_rt_generate(aria_session *s, const int32_t *prompt, size_t n_promp
         }
     }
     res->gen_ns = m->rt->host->now_ns() - t1;
+    pthread_mutex_lock(&m->mu); /* the request is over: the workers sleep */
+    aria_pool_idle(m->pool);
+    pthread_mutex_unlock(&m->mu);
     free(tail.f32);
     if (tail.wire != tail.f32)
         free(tail.wire);
