@@ -2,7 +2,9 @@
  * stories260K.gguf) through the plugins: greedy decoding from BOS prints the
  * golden text with every kernel variant that runs here and any thread
  * count; the model quantized to Q8_0 agrees with F32 on the top-1 token at
- * 95% or more of the golden positions; sampling is reproducible. */
+ * 95% or more of the golden positions; sampling is reproducible; the model
+ * cut into three layer ranges chained through generate's tail decodes the
+ * same tokens, each range mapping only its own tensors. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -223,6 +225,136 @@ static void test_stop_string(void **state)
     ari_model_unload(&L);
 }
 
+/* ---- a pipeline inside one process: the model as three layer ranges ---- */
+
+typedef struct chain {
+    ari_loaded L[3];
+    aria_session *s[3];
+    uint32_t dtype;
+    int calls;
+} chain;
+
+/* The tail of stage 0: stages 1 and 2 run the hidden states, stage 2 samples
+ * greedily, as the nodes of a pipeline do. */
+static aria_err chain_tail(void *user, uint32_t pos0, uint32_t n, const int32_t *tokens,
+                           const void *embd, int32_t *token, float *lp, aria_logprob *top,
+                           uint32_t *n_top, aria_msg *why)
+{
+    chain *c = user;
+    (void)top;
+    c->calls++;
+    aria_model_info info = {.hdr = {sizeof info, 1}};
+    c->L[1].vt->model_info(c->L[1].model, &info);
+    size_t el = c->dtype == ARIA_DT_F16 ? 2 : 4;
+    void *mid = malloc((size_t)n * info.n_embd * el);
+    aria_batch b = {.hdr = {sizeof b, 1}, .n_tokens = n, .pos0 = pos0, .embd = embd,
+                    .embd_dtype = c->dtype};
+    aria_forward_out o = {.hdr = {sizeof o, 1}, .embd = mid, .embd_dtype = c->dtype};
+    aria_err e = c->L[1].vt->forward(c->s[1], &b, &o, why);
+    b.embd = mid;
+    if (e == ARIA_OK)
+        e = c->L[2].vt->forward(c->s[2], &b, NULL, why);
+    free(mid);
+    if (e != ARIA_OK)
+        return e;
+    /* the last stage never saw the tokens: the history comes with them */
+    static int32_t hist[4096];
+    memcpy(hist + pos0, tokens, n * sizeof *tokens);
+    aria_sampling smp = {.hdr = {sizeof smp, 1}, .top_p = 1, .repeat_penalty = 1};
+    *n_top = 0;
+    return c->L[2].vt->sample(c->s[2], &smp, hist, pos0 + n, token, lp, NULL, n_top);
+}
+
+/* Bytes of the mappings of path in this process (/proc/self/maps). */
+static uint64_t mapped_bytes_of(const char *path)
+{
+    char real[4096];
+    assert_non_null(realpath(path, real));
+    FILE *f = fopen("/proc/self/maps", "r");
+    assert_non_null(f);
+    char line[8192];
+    uint64_t sum = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        char *p = strchr(line, '/');
+        if (p && sscanf(line, "%lx-%lx", &lo, &hi) == 2) {
+            p[strcspn(p, "\n")] = 0;
+            if (!strcmp(p, real))
+                sum += hi - lo;
+        }
+    }
+    fclose(f);
+    return sum;
+}
+
+/* Three ranges chained through generate's tail give the whole model's
+ * greedy tokens exactly (f32 between stages); a middle range maps only its
+ * own tensors; the first stage alone refuses to generate without a tail. */
+static void test_stage_chain(void **state)
+{
+    (void)state;
+    collect whole;
+    generate(MODEL, 2, 0, 1, 120, &whole);
+    uint64_t before = mapped_bytes_of(MODEL);
+    chain c = {.dtype = ARIA_DT_F32};
+    static const uint32_t first[3] = {0, 2, 4}, end[3] = {2, 4, 5};
+    aria_msg why = {{0}};
+    for (int i = 0; i < 3; i++) {
+        if (ari_model_load(&W.reg, MODEL, first[i], end[i], 0, 2, &c.L[i], &why) != ARIA_OK)
+            fail_msg("load layers %u-%u: %s", first[i], end[i], why.text);
+        aria_session_params sp = {.hdr = {sizeof sp, 1}};
+        assert_int_equal(c.L[i].vt->session_new(c.L[i].model, &sp, &c.s[i], &why), ARIA_OK);
+    }
+    FILE *mf = fopen(MODEL, "rb");
+    fseek(mf, 0, SEEK_END);
+    uint64_t file_size = (uint64_t)ftell(mf);
+    fclose(mf);
+    /* three ranges mapped: together about one file, each well below it */
+    uint64_t three = mapped_bytes_of(MODEL) - before;
+    assert_true(three < file_size + 4 * 65536);
+    aria_model_info mi = {.hdr = {sizeof mi, 1}};
+    c.L[1].vt->model_info(c.L[1].model, &mi);
+    assert_int_equal(mi.layer_first, 2);
+    assert_int_equal(mi.layer_end, 4);
+
+    int32_t bos[2];
+    size_t np;
+    assert_int_equal(c.L[0].vt->tokenize(c.L[0].model, "", 0, ARIA_TOK_ADD_BOS, bos, 2, &np),
+                     ARIA_OK);
+    collect got;
+    memset(&got, 0, sizeof got);
+    aria_gen_params gp = {.hdr = {sizeof gp, 1}, .max_tokens = 120, .on_token = on_tok,
+                          .user = &got};
+    gp.sampling.top_p = 1;
+    gp.sampling.repeat_penalty = 1;
+    aria_gen_result res = {.hdr = {sizeof res, 1}};
+    assert_int_equal(c.L[0].vt->generate(c.s[0], bos, np, &gp, &res, &why), ARIA_ERR_UNSUPPORTED);
+    gp.tail = chain_tail;
+    gp.tail_user = &c;
+    gp.tail_dtype = c.dtype;
+    if (c.L[0].vt->generate(c.s[0], bos, np, &gp, &res, &why) != ARIA_OK)
+        fail_msg("pipeline generate: %s", why.text);
+    assert_int_equal(res.n_generated, 120);
+    assert_int_equal(got.n, whole.n);
+    assert_memory_equal(got.toks, whole.toks, whole.n * sizeof whole.toks[0]);
+    assert_int_equal(c.calls, 120); /* the prompt, then one per token but the last */
+    got.text[got.len] = 0;
+    whole.text[whole.len] = 0;
+    assert_string_equal(got.text, whole.text);
+    for (int i = 2; i >= 0; i--) {
+        c.L[i].vt->session_free(c.s[i]);
+        ari_model_unload(&c.L[i]);
+    }
+    /* one middle range alone: its two layers' tensors and the header */
+    before = mapped_bytes_of(MODEL);
+    assert_int_equal(ari_model_load(&W.reg, MODEL, 2, 4, 0, 1, &c.L[1], &why), ARIA_OK);
+    uint64_t mid = mapped_bytes_of(MODEL) - before;
+    c.L[1].vt->model_info(c.L[1].model, &mi);
+    assert_true(mid < file_size * 6 / 10);
+    assert_true(mid + 2 * 4096 >= mi.weight_bytes / 2);
+    ari_model_unload(&c.L[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -230,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_q8_0_agreement),
         cmocka_unit_test(test_sampling_reproducible),
         cmocka_unit_test(test_stop_string),
+        cmocka_unit_test(test_stage_chain),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }

@@ -514,6 +514,52 @@ aria_err aria_gguf_open(const char *path, aria_gguf **out, aria_msg *why)
     return ARIA_OK;
 }
 
+typedef struct span {
+    uint64_t lo, hi;
+} span;
+
+static int span_cmp(const void *a, const void *b)
+{
+    const span *x = a, *y = b;
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+uint64_t aria_gguf_map_only(aria_gguf *g, const aria_gguf_tensor *const *keep, size_t n)
+{
+    priv *pv = g->priv_;
+    if (!pv || !pv->own_map)
+        return g->file_size;
+    const uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
+    const uint64_t top = (g->file_size + pg - 1) / pg * pg;
+    span *sp = malloc((n + 1) * sizeof *sp);
+    if (!sp)
+        return g->file_size; /* keeping everything is always correct */
+    size_t k = 0;
+    sp[k++] = (span){0, (g->data_offset + pg - 1) / pg * pg}; /* header, metadata */
+    for (size_t i = 0; i < n; i++) {
+        if (!keep[i])
+            continue;
+        uint64_t lo = (uint64_t)((const uint8_t *)keep[i]->data - g->base);
+        uint64_t hi = lo + keep[i]->nbytes;
+        sp[k++] = (span){lo / pg * pg, (hi + pg - 1) / pg * pg};
+    }
+    qsort(sp, k, sizeof *sp, span_cmp);
+    uint64_t at = 0, mapped = 0;
+    for (size_t i = 0; i <= k; i++) {
+        uint64_t lo = i < k ? sp[i].lo : top, hi = i < k ? sp[i].hi : top;
+        if (lo > at) {
+            munmap((void *)(g->base + at), (size_t)(lo - at));
+            at = lo;
+        }
+        if (hi > at) {
+            mapped += hi - at;
+            at = hi;
+        }
+    }
+    free(sp);
+    return mapped;
+}
+
 void aria_gguf_close(aria_gguf *g)
 {
     if (!g)

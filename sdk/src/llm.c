@@ -123,6 +123,8 @@ typedef struct loader {
     aria_msg *why;
     float *pool;  /* owned f32 copies */
     size_t used, cap;
+    const aria_gguf_tensor **keep; /* tensors read from the map after loading */
+    size_t n_keep, cap_keep;
     uint64_t type_elems[64]; /* parameters per type: the format is the most common */
 } loader;
 
@@ -169,6 +171,8 @@ static aria_err mat(loader *L, const char *name, uint32_t rows, uint32_t cols, i
         return aria_fail(L->why, ARIA_ERR_FORMAT, "tensor '%s' is [%llu, %llu], expected [%u, %u]",
                          name, (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], cols,
                          rows);
+    if (L->n_keep < L->cap_keep)
+        L->keep[L->n_keep++] = t;
     w->type = t->type;
     w->rows = rows;
     w->cols = cols;
@@ -252,9 +256,12 @@ aria_err aria_llm_load(const char *path, const aria_llm_opts *o, aria_llm **out,
     const uint32_t qd = hp->n_head * hd, kvd = hp->n_head_kv * hd;
     L.cap = (size_t)(hp->n_layer) * (4 * d + 3 * qd + f) + 2 * d + hp->n_rot;
     L.pool = malloc(L.cap * sizeof(float));
+    L.cap_keep = (size_t)hp->n_layer * 8 + 4;
+    L.keep = malloc(L.cap_keep * sizeof *L.keep);
     m->layers = calloc(hp->n_layer, sizeof *m->layers);
-    if (!L.pool || !m->layers) {
+    if (!L.pool || !m->layers || !L.keep) {
         free(L.pool);
+        free(L.keep);
         e = aria_fail(&inner, ARIA_ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -272,6 +279,7 @@ aria_err aria_llm_load(const char *path, const aria_llm_opts *o, aria_llm **out,
         }
         m->weight_bytes += te->nbytes;
         m->n_params += (uint64_t)V * d;
+        L.keep[L.n_keep++] = te;
     }
     if (m->layer_end == hp->n_layer) {
         if ((e = vec(&L, "output_norm.weight", d, 1, &m->output_norm)))
@@ -316,9 +324,15 @@ aria_err aria_llm_load(const char *path, const aria_llm_opts *o, aria_llm **out,
             const aria_type_info *ti = aria_type_info_get(t == 36 ? ARIA_T_I2_S : (uint32_t)t);
             snprintf(m->format, sizeof m->format, "%s", ti ? ti->name : "?");
         }
+    /* A pipeline stage maps only its own tensors (vectors were copied). */
+    m->mapped_bytes = m->layer_first > 0 || m->layer_end < hp->n_layer
+                          ? aria_gguf_map_only(m->gguf, L.keep, L.n_keep)
+                          : m->gguf->file_size;
+    free(L.keep);
     *out = m;
     return ARIA_OK;
 fail:
+    free(L.keep);
     aria_fail(why, e, "%s: %s", path, inner.text);
     aria_llm_free(m);
     return e;

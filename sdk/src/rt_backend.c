@@ -552,6 +552,10 @@ aria_err aria_rt_generate(aria_session *s, const int32_t *prompt, size_t n_promp
         }
         memmove(st.buf, st.buf + emit, st.n - emit);
         st.n -= emit;
+        if (res->n_generated >= max) { /* nothing reads the last token's logits */
+            res->finish = ARIA_FINISH_LENGTH;
+            break;
+        }
         if (pos + 1 >= aria_llm_ctx_n_ctx(s->ctx)) {
             res->finish = ARIA_FINISH_CONTEXT;
             break;

@@ -78,6 +78,7 @@ typedef struct aria_llm {
     const float *rope_freqs;         /* [n_rot/2] divisors (llama3), or NULL */
     aria_llm_layer *layers;          /* n_layer entries; held ones filled */
     uint64_t weight_bytes;           /* tensor bytes held */
+    uint64_t mapped_bytes;           /* bytes of the file mapped (a stage: its tensors only) */
     uint64_t n_params;
     char format[16];                 /* the most common matrix type */
     void *owned_;                    /* f32 copies of small vectors */
