@@ -244,12 +244,12 @@ else
     bad "no node for layers 8-15 in the route header: $(cat "$T/kill1.h")"
 fi
 wait $SPID
-sse_text "$T/kill1.sse" >"$T/kill1.t" 2>&1
+sse_text "$T/kill1.sse" >"$T/kill1.t" 2>"$T/kill1.err"
 python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["choices"][0]["text"]))' \
     "$T/wnf" >"$T/wnf.text" 2>&1
 cmp -s "$T/kill1.t" "$T/wnf.text" && ok || {
     bad "after the stage was lost the stream is not the uninterrupted text"
-    echo "  want $(cat "$T/wnf.text")"; echo "  got  $(cat "$T/kill1.t")"; tail -c 600 "$T/kill1.sse"; echo; }
+    echo "  want $(cat "$T/wnf.text")"; echo "  got  $(cat "$T/kill1.t" "$T/kill1.err")"; tail -c 600 "$T/kill1.sse"; echo; }
 has "$T/Ap.log" "lost the stage of layers 8..15" "A' logged the lost stage"
 has "$T/Ap.log" "rebuilding, replaying" "A' replayed the positions"
 [ -n "$survivor" ] && eval "sid=\${ID_$survivor:0:12}" || sid=none

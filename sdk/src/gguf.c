@@ -548,7 +548,11 @@ uint64_t aria_gguf_map_only(aria_gguf *g, const aria_gguf_tensor *const *keep, s
     for (size_t i = 0; i <= k; i++) {
         uint64_t lo = i < k ? sp[i].lo : top, hi = i < k ? sp[i].hi : top;
         if (lo > at) {
-            munmap((void *)(g->base + at), (size_t)(lo - at));
+            /* Not munmap: the hole stays reserved (no access, no file pages),
+             * so that nothing else is mapped there before close unmaps the
+             * whole range. */
+            mmap((void *)(g->base + at), (size_t)(lo - at), PROT_NONE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
             at = lo;
         }
         if (hi > at) {

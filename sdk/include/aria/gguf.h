@@ -93,8 +93,9 @@ aria_err aria_gguf_open_mem(const void *data, size_t size, aria_gguf **out, aria
 void aria_gguf_close(aria_gguf *g);
 
 /* For a file opened with aria_gguf_open: unmaps every page of the tensor
- * data that none of the n tensors in keep[] uses, so that only the header
- * (metadata, vocabulary) and those tensors stay mapped. Reading another
+ * data that none of the n tensors in keep[] uses (its address range stays
+ * reserved, inaccessible, until close), so that only the header (metadata,
+ * vocabulary) and those tensors stay mapped from the file. Reading another
  * tensor's data afterwards faults. Returns the bytes still mapped (the
  * file's size for a buffer opened with aria_gguf_open_mem: nothing done). */
 uint64_t aria_gguf_map_only(aria_gguf *g, const aria_gguf_tensor *const *keep, size_t n);
