@@ -693,29 +693,34 @@ static void on_message(void *user, aria_conn *c, const void *data, size_t len, u
 
 /* ---- inference for peers ---------------------------------------------------- */
 
-/* Sends one message of a job to its origin; waits while the connection's
- * queue is full. Returns nonzero when the origin is gone. */
+/* Sends on the connection of *pe_ref (a field the lock guards, NULL once the
+ * peer is gone) or, without pe_ref, of the ready peer named id; waits while
+ * its queue is full (up to 30 s). */
+static aria_err send_waiting(ari_peers *p, struct peer *const *pe_ref, const char *id,
+                             const void *data, size_t len, uint32_t kind)
+{
+    for (int tries = 0;; tries++) {
+        pthread_mutex_lock(&p->mu);
+        peer *pe = pe_ref ? *pe_ref : p->stop ? NULL : find_ready(p, id);
+        aria_err e = pe ? p->vt->send(pe->conn, data, len, kind)
+                        : pe_ref ? ARIA_ERR_CLOSED : ARIA_ERR_NOT_FOUND;
+        pthread_mutex_unlock(&p->mu);
+        if (e != ARIA_ERR_BUSY || tries >= 30000 || p->stop)
+            return e;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Sends one message of a job to its origin. Returns nonzero when the
+ * origin is gone. */
 static int job_send(ijob *j, json_t *o)
 {
-    ari_peers *p = j->p;
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     if (!s)
         return 1;
-    int gone = 0;
-    for (int tries = 0;; tries++) {
-        pthread_mutex_lock(&p->mu);
-        aria_err e = j->from ? p->vt->send(j->from->conn, s, strlen(s), ARIA_MSG_TEXT)
-                             : ARIA_ERR_CLOSED;
-        pthread_mutex_unlock(&p->mu);
-        if (e == ARIA_ERR_BUSY && tries < 30000 && !p->stop) {
-            struct timespec ts = {0, 1000000};
-            nanosleep(&ts, NULL);
-            continue;
-        }
-        gone = e != ARIA_OK;
-        break;
-    }
+    int gone = send_waiting(j->p, &j->from, NULL, s, strlen(s), ARIA_MSG_TEXT) != ARIA_OK;
     free(s);
     return gone;
 }
@@ -1167,17 +1172,7 @@ static size_t split(const char *list, char out[][260], size_t cap)
 static aria_err net_send(void *user, const char *id, const void *data, size_t len,
                          uint32_t kind)
 {
-    ari_peers *p = user;
-    for (int tries = 0;; tries++) {
-        pthread_mutex_lock(&p->mu);
-        peer *pe = p->stop ? NULL : find_ready(p, id);
-        aria_err e = pe ? p->vt->send(pe->conn, data, len, kind) : ARIA_ERR_NOT_FOUND;
-        pthread_mutex_unlock(&p->mu);
-        if (e != ARIA_ERR_BUSY || tries >= 30000)
-            return e;
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
-    }
+    return send_waiting(user, NULL, id, data, len, kind);
 }
 
 static int net_ready(void *user, const char *id)
