@@ -28,7 +28,7 @@ aria="$build/aria-core"
 [ -x "$aria" ] || { echo "bench/pipeline.sh: no $aria (build first)" >&2; exit 2; }
 T=$(mktemp -d /tmp/aria-bench-pipe-XXXXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$T"; }
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$T"; }
 trap cleanup EXIT
 
 echo "writing a random $shape model (TQ2_0) ..." >&2

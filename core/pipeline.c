@@ -325,6 +325,7 @@ static int run_frame(stage *s, stage_run *r, const uint8_t *data, size_t len)
         stage_fail(s, 500, NULL, "sampling failed");
         return -1;
     }
+    us = f.compute_us + (ari_now_ns() - t0) / 1000; /* the draw is this stage's work too */
     json_t *o2 = json_pack("{s:s,s:s,s:i,s:i,s:f,s:I}", "type", "stage_token", "sid",
                            s->sid_hex, "pos", (int)(n_hist - 1), "token", (int)tok, "lp",
                            finite_lp(lp), "compute_us", (json_int_t)us);

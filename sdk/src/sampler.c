@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define NB 1024      /* buckets of the order, below */
+#define BSCALE 16.0f /* per unit of logit over temperature */
+
 typedef struct cand {
     int32_t id;
     float logit;
@@ -15,7 +18,11 @@ struct aria_sampler {
     uint32_t n_vocab;
     uint64_t rng;
     float *work;    /* penalized logits */
+    float *prob;    /* their weights relative to the best */
     cand *c;        /* candidates */
+    uint16_t *bk;   /* each token's bucket */
+    uint32_t cnt[NB];
+    double mass[NB]; /* tokens and their weight per bucket */
     uint32_t *seen; /* occurrence counts in the penalty window */
 };
 
@@ -66,9 +73,11 @@ aria_err aria_sampler_new(const aria_sampling *p, uint32_t n_vocab, aria_sampler
     s->n_vocab = n_vocab;
     s->rng = p->seed ^ 0x9e3779b97f4a7c15ull;
     s->work = malloc(n_vocab * sizeof *s->work);
+    s->prob = malloc(n_vocab * sizeof *s->prob);
     s->c = malloc(n_vocab * sizeof *s->c);
+    s->bk = malloc(n_vocab * sizeof *s->bk);
     s->seen = calloc(n_vocab, sizeof *s->seen);
-    if (!s->work || !s->c || !s->seen) {
+    if (!s->work || !s->prob || !s->c || !s->bk || !s->seen) {
         aria_sampler_free(s);
         return ARIA_ERR_NOMEM;
     }
@@ -81,7 +90,9 @@ void aria_sampler_free(aria_sampler *s)
     if (!s)
         return;
     free(s->work);
+    free(s->prob);
     free(s->c);
+    free(s->bk);
     free(s->seen);
     free(s);
 }
@@ -96,12 +107,75 @@ static double next_uniform(aria_sampler *s)
     return (double)(z >> 11) / 9007199254740992.0;
 }
 
+/* e^x for x <= 0 (-inf and NaN give 0): x = n ln 2 + r with |r| <= ln 2 / 2,
+ * e^r by its Taylor polynomial to r^6 (relative error under 2e-7), 2^n
+ * straight into the exponent bits. Plain float arithmetic without a libm
+ * call, so the loop over a vocabulary vectorizes; this file is built
+ * without FMA contraction, so the bits are the same on every machine. */
+static inline float exp_neg(float x0)
+{
+    const float x = x0 > -87.0f ? x0 : -87.0f, keep = x0 > -87.0f ? 1.0f : 0.0f;
+    const float t = x * 1.44269504f;
+    const int32_t n = (int32_t)(t - 0.5f); /* t <= 0: rounds to nearest */
+    const float r = (x - (float)n * 0.693145752f) - (float)n * 1.42860677e-6f;
+    float q = 1.0f / 720;
+    q = q * r + 1.0f / 120;
+    q = q * r + 1.0f / 24;
+    q = q * r + 1.0f / 6;
+    q = q * r + 0.5f;
+    q = q * r + 1.0f;
+    q = q * r + 1.0f;
+    const uint32_t bits = (uint32_t)(n + 127) << 23;
+    float two;
+    memcpy(&two, &bits, sizeof two);
+    return q * two * keep;
+}
+
+/* The order of candidates: higher logit first, ties to the lower id. A
+ * strict total order (ids are distinct), so selection cannot run off. */
+static int better(const cand *a, const cand *b)
+{
+    return a->logit > b->logit || (a->logit == b->logit && a->id < b->id);
+}
+
 static int cmp_cand(const void *a, const void *b)
 {
-    const cand *x = a, *y = b;
-    if (x->logit != y->logit)
-        return x->logit > y->logit ? -1 : 1;
-    return x->id < y->id ? -1 : x->id > y->id; /* ties: lower id first */
+    return better(a, b) ? -1 : better(b, a) ? 1 : 0;
+}
+
+/* The candidates' order, coarsely: a token's bucket is how far below the
+ * best its logit is, over the temperature, in steps of 1/BSCALE (the last
+ * bucket holds everything further). Buckets follow the order, so a prefix
+ * of the order is whole buckets and then a sorted part of one. */
+static uint16_t bucket_of(float w, float mx, float inv_t)
+{
+    float d = w == mx ? 0.0f : (mx - w) * inv_t;
+    return d < (float)(NB - 1) / BSCALE ? (uint16_t)(d * BSCALE) : NB - 1;
+}
+
+/* The tokens of bucket b into c, sorted; returns how many. */
+static uint32_t bucket_sorted(const aria_sampler *s, uint32_t b, cand *c)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < s->n_vocab; i++)
+        if (s->bk[i] == b)
+            c[n++] = (cand){(int32_t)i, s->work[i]};
+    qsort(c, n, sizeof *c, cmp_cand);
+    return n;
+}
+
+/* Inserts (id, logit) into best[0..*n), kept sorted, at most k long. */
+static void keep_best(cand *best, uint32_t *n, uint32_t k, int32_t id, float logit)
+{
+    cand x = {id, logit};
+    if (*n == k && !better(&x, &best[k - 1]))
+        return;
+    uint32_t i = *n < k ? (*n)++ : k - 1;
+    while (i > 0 && better(&x, &best[i - 1])) {
+        best[i] = best[i - 1];
+        i--;
+    }
+    best[i] = x;
 }
 
 int32_t aria_sampler_sample(aria_sampler *s, const float *logits, const int32_t *history,
@@ -110,7 +184,9 @@ int32_t aria_sampler_sample(aria_sampler *s, const float *logits, const int32_t 
     const aria_sampling *p = &s->p;
     const uint32_t V = s->n_vocab;
     float *w = s->work;
-    memcpy(w, logits, V * sizeof *w);
+    /* a NaN would break every comparison below: it counts as impossible */
+    for (uint32_t i = 0; i < V; i++)
+        w[i] = isnan(logits[i]) ? -INFINITY : logits[i];
 
     /* penalties over the window of recent tokens */
     size_t from = 0;
@@ -129,79 +205,156 @@ int32_t aria_sampler_sample(aria_sampler *s, const float *logits, const int32_t 
             if (p->repeat_penalty != 1.0f)
                 l = l > 0 ? l / p->repeat_penalty : l * p->repeat_penalty;
             l -= (float)s->seen[t] * p->frequency_penalty + p->presence_penalty;
-            w[t] = l;
+            w[t] = isnan(l) ? -INFINITY : l;
             s->seen[t] = 0; /* each distinct token once */
         }
     }
 
-    /* log-softmax at the sampling temperature (1 for greedy) */
-    const float temp = p->temperature > 0 ? p->temperature : 1.0f;
-    float mx = -INFINITY;
-    for (uint32_t i = 0; i < V; i++)
-        if (w[i] > mx)
-            mx = w[i];
-    double sum = 0;
-    for (uint32_t i = 0; i < V; i++)
-        sum += exp((double)(w[i] - mx) / temp);
+    /* the best token (ties: the lower id); eight running maxima, so the
+     * comparisons do not wait on each other */
+    float m8[8] = {w[0], w[0], w[0], w[0], w[0], w[0], w[0], w[0]};
+    uint32_t i8 = V & ~7u;
+    for (uint32_t i = 0; i < i8; i += 8)
+        for (int j = 0; j < 8; j++)
+            m8[j] = w[i + j] > m8[j] ? w[i + j] : m8[j];
+    float mx = m8[0];
+    for (int j = 1; j < 8; j++)
+        mx = m8[j] > mx ? m8[j] : mx;
+    for (uint32_t i = i8; i < V; i++)
+        mx = w[i] > mx ? w[i] : mx;
+    uint32_t arg = 0;
+    while (w[arg] != mx)
+        arg++;
+    const int greedy = p->temperature <= 0;
+    const uint32_t n_lp = top && n_top ? (p->n_logprobs < V ? p->n_logprobs : V) : 0;
+    if (n_top)
+        *n_top = 0;
+    if (greedy && !logprob && !n_lp)
+        return (int32_t)arg;
+
+    /* e[i] = exp((w[i] - mx) / T), the weights relative to the best (1 for
+     * greedy's log-probabilities); one pass, no sort */
+    const float inv_t = 1.0f / (p->temperature > 0 ? p->temperature : 1.0f);
+    float *e = s->prob;
+    if (isfinite(mx))
+        for (uint32_t i = 0; i < V; i++)
+            e[i] = exp_neg((w[i] - mx) * inv_t); /* exactly 1 at the best */
+    else /* the best is +inf (alone certain) or all are -inf (all alike) */
+        for (uint32_t i = 0; i < V; i++)
+            e[i] = w[i] == mx ? 1.0f : 0.0f;
+    double d4[4] = {0, 0, 0, 0};
+    uint32_t i4 = V & ~3u;
+    for (uint32_t i = 0; i < i4; i += 4)
+        for (int j = 0; j < 4; j++)
+            d4[j] += e[i + j];
+    for (uint32_t i = i4; i < V; i++)
+        d4[0] += e[i];
+    const double sum = (d4[0] + d4[1]) + (d4[2] + d4[3]);
     const double lse = log(sum);
+#define LOGP(i) ((double)(w[i] == mx ? 0.0f : (w[i] - mx) * inv_t) - lse)
 
-    /* Candidates: whatever is within e^-40 of the best survives truncation;
-     * the rest has no probability worth a sort. */
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < V; i++)
-        if ((w[i] - mx) / temp > -40.0f || p->n_logprobs)
-            s->c[n++] = (cand){(int32_t)i, w[i]};
-    qsort(s->c, n, sizeof *s->c, cmp_cand);
-
-    int32_t chosen;
-    if (p->temperature <= 0) {
-        chosen = s->c[0].id;
-    } else {
-        uint32_t keep = n;
-        if (p->top_k > 0 && (uint32_t)p->top_k < keep)
-            keep = (uint32_t)p->top_k;
-        double cum = 0, total = 0;
-        for (uint32_t i = 0; i < keep; i++)
-            total += exp((double)(s->c[i].logit - mx) / temp);
-        if (p->top_p < 1.0f) {
-            for (uint32_t i = 0; i < keep; i++) {
-                cum += exp((double)(s->c[i].logit - mx) / temp) / total;
-                if (cum >= p->top_p) {
-                    keep = i + 1;
+    int32_t chosen = (int32_t)arg;
+    if (!greedy) {
+        const int by_k = p->top_k > 0 && (uint32_t)p->top_k < V;
+        const int by_p = p->top_p < 1.0f, by_min = p->min_p > 0;
+        double z = 0, r;
+        if (!by_k && !by_p && !by_min) { /* the whole distribution, in id order */
+            r = next_uniform(s) * sum;
+            chosen = (int32_t)(V - 1);
+            for (uint32_t i = 0; i < V; i++) {
+                z += e[i];
+                if (r < z) {
+                    chosen = (int32_t)i;
                     break;
                 }
             }
-        }
-        if (p->min_p > 0) {
-            double floor_p = p->min_p; /* relative to the best token's probability */
-            for (uint32_t i = 1; i < keep; i++)
-                if (exp((double)(s->c[i].logit - s->c[0].logit) / temp) < floor_p) {
-                    keep = i;
+        } else {
+            /* top-k, then top-p over what top-k kept, then min-p: each keeps
+             * a prefix of the order. The kept set is every token of the
+             * buckets before pb, and the first pn of bucket pb (sorted into
+             * c); min-p, a threshold on e, then thins both. */
+            uint32_t *cnt = s->cnt;
+            double *mass = s->mass;
+            memset(cnt, 0, NB * sizeof *cnt);
+            memset(mass, 0, NB * sizeof *mass);
+            for (uint32_t i = 0; i < V; i++) {
+                uint16_t b = s->bk[i] = bucket_of(w[i], mx, inv_t);
+                cnt[b]++;
+                mass[b] += e[i];
+            }
+            cand *c = s->c;
+            uint32_t pb = NB, pn = 0; /* NB: no boundary, everything */
+            double total = sum;
+            if (by_k) {
+                uint32_t acc = 0;
+                for (pb = 0; acc + cnt[pb] < (uint32_t)p->top_k; pb++)
+                    acc += cnt[pb];
+                pn = (uint32_t)p->top_k - acc;
+                bucket_sorted(s, pb, c);
+                total = 0;
+                for (uint32_t b = 0; b < pb; b++)
+                    total += mass[b];
+                for (uint32_t j = 0; j < pn; j++)
+                    total += e[c[j].id];
+            }
+            if (by_p) {
+                const double want = (double)p->top_p * total;
+                double cum = 0;
+                for (uint32_t b = 0; b < NB && b <= pb; b++) {
+                    uint32_t n = b == pb ? pn : 0;
+                    if (b < pb) {
+                        if (cum + mass[b] < want) {
+                            cum += mass[b];
+                            continue;
+                        }
+                        n = bucket_sorted(s, b, c);
+                    }
+                    uint32_t j = 0;
+                    while (j < n && (cum += e[c[j].id]) < want)
+                        j++;
+                    if (j < n || b < pb) { /* reached (or a rounding short of it) */
+                        pb = b;
+                        pn = j < n ? j + 1 : n;
+                    }
                     break;
                 }
-        }
-        double z = 0;
-        for (uint32_t i = 0; i < keep; i++)
-            z += exp((double)(s->c[i].logit - mx) / temp);
-        double r = next_uniform(s) * z, acc = 0;
-        chosen = s->c[keep - 1].id;
-        for (uint32_t i = 0; i < keep; i++) {
-            acc += exp((double)(s->c[i].logit - mx) / temp);
-            if (r < acc) {
-                chosen = s->c[i].id;
-                break;
             }
+            const float floor_e = by_min ? p->min_p : 0.0f; /* relative to the best */
+            for (uint32_t i = 0; i < V; i++)
+                if (s->bk[i] < pb && e[i] >= floor_e)
+                    z += e[i];
+            for (uint32_t j = 0; j < pn; j++)
+                if (e[c[j].id] >= floor_e)
+                    z += e[c[j].id];
+            r = next_uniform(s) * z;
+            chosen = (int32_t)arg;
+            double acc = 0;
+            int done = 0;
+            for (uint32_t i = 0; i < V && !done; i++)
+                if (s->bk[i] < pb && e[i] >= floor_e && r < (acc += e[i])) {
+                    chosen = (int32_t)i;
+                    done = 1;
+                }
+            for (uint32_t j = 0; j < pn && !done; j++)
+                if (e[c[j].id] >= floor_e && r < (acc += e[c[j].id])) {
+                    chosen = c[j].id;
+                    done = 1;
+                }
         }
     }
     if (logprob)
-        *logprob = (float)((double)(w[chosen] - mx) / temp - lse);
-    if (n_top) {
-        uint32_t k = p->n_logprobs < n ? p->n_logprobs : n;
-        for (uint32_t i = 0; i < k && top; i++) {
-            top[i].token = s->c[i].id;
-            top[i].logprob = (float)((double)(s->c[i].logit - mx) / temp - lse);
+        *logprob = (float)LOGP(chosen);
+    if (n_lp) {
+        cand *best = s->c; /* free again: the draw is done */
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < V; i++)
+            keep_best(best, &k, n_lp, (int32_t)i, w[i]);
+        for (uint32_t i = 0; i < k; i++) {
+            top[i].token = best[i].id;
+            top[i].logprob = (float)LOGP(best[i].id);
         }
-        *n_top = top ? k : 0;
+        *n_top = k;
     }
+#undef LOGP
     return chosen;
 }
