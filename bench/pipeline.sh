@@ -16,6 +16,7 @@
 # first). Frames are f16 unless ACTIVATIONS=f32.
 #
 # usage: bench/pipeline.sh [BUILD_DIR] [RUNS] [TOKENS] [SHAPE] [THREADS]
+# (KEEP=1 keeps the nodes' logs and the model in the printed directory)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build}
@@ -27,6 +28,7 @@ act=${ACTIVATIONS:-f16}
 aria="$build/aria-core"
 [ -x "$aria" ] || { echo "bench/pipeline.sh: no $aria (build first)" >&2; exit 2; }
 T=$(mktemp -d /tmp/aria-bench-pipe-XXXXXX)
+[ -z "${KEEP:-}" ] || echo "bench/pipeline.sh: logs and model kept in $T" >&2
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$T"; }
 trap cleanup EXIT
