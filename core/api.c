@@ -11,7 +11,9 @@
 #include "host.h"
 #include "log.h"
 #include "peers.h"
+#include "ledger_json.h"
 #include "pipeline.h"
+#include "provenance.h"
 #include "router.h"
 
 #include <jansson.h>
@@ -19,6 +21,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
@@ -51,6 +54,8 @@ struct ari_api {
     uint64_t seq;
     uint64_t remote_requests, failovers; /* requests sent to peers; peers that failed */
     ari_peers *peers;                    /* NULL: the node runs alone */
+    ari_prov *prov;                      /* NULL: no ledger */
+    int running;                         /* local generations now (under mu) */
 };
 
 /* ---- per-connection state ---------------------------------------------- */
@@ -296,11 +301,17 @@ typedef struct job {
     aria_gen_result res;
     aria_err gen_err;
     aria_msg why;
+    /* for the ledger */
+    uint64_t t0_ns;        /* the request arrived */
+    ari_energy_mark em;    /* at the generation's start */
+    double share;          /* 1 / local generations running at its end */
 } job;
 
 static job *job_new(ari_api *a, req *r, int chat)
 {
     job *j = calloc(1, sizeof *j);
+    if (j)
+        j->t0_ns = ari_now_ns();
     if (!j)
         return NULL;
     j->api = a;
@@ -492,10 +503,28 @@ static int emit(job *j, const char *text, size_t len, json_t *lpe)
     return client_gone(j->r);
 }
 
+/* Keeps a generated token: the resume list of a failover, and the ledger's
+ * output hash. Returns nonzero when out of memory. */
+static int gen_push(job *j, int32_t tok)
+{
+    if (j->n_gen == j->cap_gen) {
+        size_t cap = j->cap_gen ? j->cap_gen * 2 : 64;
+        int32_t *g = realloc(j->gen, cap * sizeof *g);
+        if (!g)
+            return 1;
+        j->gen = g;
+        j->cap_gen = cap;
+    }
+    j->gen[j->n_gen++] = tok;
+    return 0;
+}
+
 static int on_token(void *u, const aria_token_event *ev)
 {
     job *j = u;
     json_t *lpe = NULL;
+    if (gen_push(j, ev->token))
+        return 1;
     if (j->logprobs)
         lpe = j->chat ? chat_lp_entry(j, ev) : cmpl_lp_entry(j, ev);
     if (j->sink) {
@@ -521,7 +550,80 @@ static void run_generation(job *j)
                                : ARIA_DT_F32;
     }
     j->gp.cancel = j->sink ? j->sink->cancel : &j->r->cancel;
+    ari_api *a = j->api;
+    if (a->prov)
+        ari_energy_mark_now(ari_prov_energy(a->prov), &j->em);
+    pthread_mutex_lock(&a->mu);
+    a->running++;
+    pthread_mutex_unlock(&a->mu);
     j->gen_err = j->lease.vt->generate(j->lease.sess, j->toks, j->n_toks, &j->gp, &j->res, &j->why);
+    pthread_mutex_lock(&a->mu);
+    j->share = 1.0 / (a->running > 0 ? a->running : 1);
+    a->running--;
+    pthread_mutex_unlock(&a->mu);
+}
+
+static aria_err pipe_sign(void *user, uint32_t stage, const aria_ledger_record *r,
+                          uint8_t sig[ARIA_SIG_BYTES], aria_msg *why)
+{
+    return ari_pipe_sign(user, stage, r, sig, why);
+}
+
+/* The ledger record of a finished local generation (before the pipeline's
+ * stages close: they sign it too). Failures are logged: the answer stands. */
+static void ledger_record(job *j)
+{
+    ari_api *a = j->api;
+    int cancelled = j->sink ? *j->sink->cancel : j->r->cancel;
+    if (!a->prov || j->gen_err != ARIA_OK || (j->res.finish == ARIA_FINISH_CANCELLED && cancelled))
+        return;
+    const ari_model_desc *d = ari_service_desc(a->svc, (size_t)j->mi);
+    if (!d)
+        return;
+    ari_prov_work w;
+    memset(&w, 0, sizeof w);
+    w.model_id = j->model;
+    w.model_path = d->path;
+    w.prompt = j->toks;
+    w.n_prompt = j->n_toks;
+    w.output = j->gen;
+    w.n_output = j->n_gen;
+    w.sampling = j->gp.sampling;
+    w.latency_us = (ari_now_ns() - j->t0_ns) / 1000;
+    w.energy_mj = ari_energy_since(ari_prov_energy(a->prov), &j->em, j->share, &w.energy_source);
+    char ids[ARIA_LEDGER_MAX_STAGES][ARI_ID_LEN + 1];
+    uint32_t first[ARIA_LEDGER_MAX_STAGES], end[ARIA_LEDGER_MAX_STAGES];
+    w.n_stages = 1;
+    first[0] = d->layer_first;
+    end[0] = d->layer_end;
+    if (j->pipe) {
+        w.n_stages = ari_pipe_stages(j->pipe, ids, first, end, ARIA_LEDGER_MAX_STAGES);
+        /* the other stages' energy: their compute time on as many cores as
+         * this node gives, at [ledger] core_watts */
+        double watts = ari_config_get_double(a->c->cfg, "ledger", "core_watts", 15);
+        w.energy_mj += (uint64_t)((double)ari_pipe_compute_us(j->pipe) * a->c->n_threads *
+                                  watts / 1000.0);
+        w.energy_source = ARIA_ENERGY_ESTIMATED;
+        w.sign_other = pipe_sign;
+        w.sign_user = j->pipe;
+    }
+    for (uint32_t i = 0; i < w.n_stages; i++) {
+        w.stage[i].first = first[i];
+        w.stage[i].end = end[i];
+        if (i == 0)
+            memcpy(w.stage[i].pk, a->c->host.node_pubkey, ARIA_PUBKEY_BYTES);
+        else if (!a->peers || ari_peers_pubkey(a->peers, ids[i], w.stage[i].pk) != 0) {
+            ari_warn("ledger", "%s: not recorded: stage %u's node %.12s is gone", j->id, i, ids[i]);
+            return;
+        }
+    }
+    aria_msg why = {{0}};
+    aria_ledger_record r;
+    if (ari_prov_record(a->prov, &w, &r, &why) != ARIA_OK)
+        ari_warn("ledger", "%s: not recorded: %s", j->id, why.text);
+    else
+        ari_debug("ledger", "%s: record %" PRIu64 ", %" PRIu64 " mJ (%s)", j->id, r.seq,
+                  r.energy_mj, ari_energy_source_name(r.energy_source));
 }
 
 /* The slot back, and the pipeline's stages closed. */
@@ -601,6 +703,7 @@ static void *stream_worker(void *arg)
     job *j = arg;
     run_generation(j);
     stream_finish(j, j->gen_err != ARIA_OK ? j->why.text : NULL);
+    ledger_record(j);
     release_local(j);
     record(j);
     ari_api *a = j->api;
@@ -1112,15 +1215,8 @@ static int start_worker(ari_api *a, void *(*fn)(void *), job *j)
 static int remote_token(void *u, const char *text, size_t len, int32_t tok, json_t *lp)
 {
     job *j = u;
-    if (j->n_gen == j->cap_gen) {
-        size_t cap = j->cap_gen ? j->cap_gen * 2 : 64;
-        int32_t *g = realloc(j->gen, cap * sizeof *g);
-        if (!g)
-            return 1;
-        j->gen = g;
-        j->cap_gen = cap;
-    }
-    j->gen[j->n_gen++] = tok;
+    if (gen_push(j, tok))
+        return 1;
     int stop = emit(j, text, len, lp && j->logprobs ? json_incref(lp) : NULL);
     if (!j->first) {
         pthread_mutex_lock(&j->r->mu);
@@ -1352,6 +1448,7 @@ static void serve_peer(void *user, const char *endpoint, json_t *request, const 
     if (pr != 0)
         goto fail;
     run_generation(j);
+    ledger_record(j);
     release_local(j);
     record(j);
     if (j->gen_err != ARIA_OK)
@@ -1469,6 +1566,7 @@ static enum MHD_Result completion(ari_api *a, struct MHD_Connection *con, req *r
     }
 
     run_generation(j);
+    ledger_record(j);
     release_local(j);
     record(j);
     if (j->gen_err != ARIA_OK) {
@@ -1570,6 +1668,11 @@ void ari_api_peer_host(ari_api *a, ari_peer_host *out)
 void ari_api_set_peers(ari_api *a, ari_peers *p)
 {
     a->peers = p;
+}
+
+void ari_api_set_prov(ari_api *a, ari_prov *p)
+{
+    a->prov = p;
 }
 
 /* ---- the other endpoints ------------------------------------------------ */
@@ -1677,6 +1780,36 @@ static enum MHD_Result metrics(ari_api *a, struct MHD_Connection *con)
                            "client got an error).");
     fprintf(f, "%s %llu\n", fam, (unsigned long long)a->failovers);
     pthread_mutex_unlock(&a->mu);
+    if (a->prov) {
+        ari_prov_stats ps;
+        ari_prov_stats_get(a->prov, &ps);
+        fam = "aria_ledger_records_total";
+        FAMILY(fam, "counter", "Inferences this node served and recorded on its ledger.");
+        fprintf(f, "%s %llu\n", fam, (unsigned long long)ps.records);
+        fam = "aria_ledger_peer_records_total";
+        FAMILY(fam, "counter", "Records of peers' work stored on this node's ledger.");
+        fprintf(f, "%s %llu\n", fam, (unsigned long long)ps.peer_records);
+        fam = "aria_ledger_blocks";
+        FAMILY(fam, "gauge", "Blocks sealed on this node's ledger.");
+        fprintf(f, "%s %llu\n", fam, (unsigned long long)ps.blocks);
+        fam = "aria_energy_millijoules_total";
+        FAMILY(fam, "counter", "Energy of the inferences this node recorded (Proof of Sobriety), "
+                               "by how it was obtained.");
+        for (uint32_t k = 0; k < 3; k++)
+            fprintf(f, "%s{source=\"%s\"} %llu\n", fam, ari_energy_source_name(k),
+                    (unsigned long long)ps.energy_mj[k]);
+        fam = "aria_energy_millijoules_per_inference";
+        FAMILY(fam, "gauge", "Mean energy per recorded inference since start.");
+        fprintf(f, "%s %.6g\n", fam,
+                ps.records ? (double)(ps.energy_mj[0] + ps.energy_mj[1] + ps.energy_mj[2]) /
+                                 (double)ps.records
+                           : 0.0);
+        fam = "aria_spot_checks_total";
+        FAMILY(fam, "counter", "Spot-checks this node made of peers' records, by result.");
+        fprintf(f, "%s{result=\"passed\"} %llu\n%s{result=\"failed\"} %llu\n", fam,
+                (unsigned long long)(ps.checks - ps.checks_failed), fam,
+                (unsigned long long)ps.checks_failed);
+    }
 #undef FAMILY
 #undef PER_MODEL
     fclose(f);
@@ -1785,6 +1918,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *con, const char
         return send_json(con, 200,
                          json_pack("{s:s,s:o}", "object", "list", "data", ari_peers_json(a->peers)),
                          NULL);
+    if (!strcmp(url, "/ledger/blocks") && get)
+        return a->prov ? send_json(con, 200, ari_prov_blocks_json(a->prov, 64), NULL)
+                       : send_error(a, con, 404, ARI_EK_NOT_FOUND, -1, "invalid_request_error",
+                                    NULL, "ledger_off", "this node keeps no ledger");
     if (!strcmp(url, "/v1/models") && get)
         return list_models(a, con, NULL);
     if (!strncmp(url, "/v1/models/", 11) && get)
@@ -1795,7 +1932,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *con, const char
         return completion(a, con, r, 0);
     int known = !strcmp(url, "/v1/chat/completions") || !strcmp(url, "/v1/completions") ||
                 !strcmp(url, "/v1/models") || !strcmp(url, "/metrics") || !strcmp(url, "/health") ||
-                !strcmp(url, "/peers");
+                !strcmp(url, "/peers") || !strcmp(url, "/ledger/blocks");
     if (known)
         return send_error(a, con, 405, ARI_EK_BAD_REQUEST, -1, "invalid_request_error", NULL,
                           "method_not_allowed", "%s is not allowed on %s", method, url);

@@ -21,6 +21,9 @@ void ari_api_peer_host(ari_api *a, ari_peer_host *out);
 /* Lets the router and the completions use peers (p may be NULL). Call
  * before requests arrive, and with NULL before ari_peers_stop. */
 void ari_api_set_peers(ari_api *a, ari_peers *p);
+/* The ledger inferences are recorded on (NULL: none). */
+struct ari_prov;
+void ari_api_set_prov(ari_api *a, struct ari_prov *p);
 /* Stops accepting, cancels running generations, waits for them. */
 void ari_api_stop(ari_api *a);
 

@@ -18,6 +18,7 @@ int ari_cmd_tokenize(int argc, char **argv);
 int ari_cmd_quantize(int argc, char **argv);
 int ari_cmd_bench(int argc, char **argv, const ari_opts *o);
 int ari_cmd_profile(int argc, char **argv, const ari_opts *o);
+int ari_cmd_ledger(int argc, char **argv, const ari_opts *o);
 
 /* Prints the CPU and every device the detectors report (text or JSON). */
 int ari_hardware_print(FILE *out, int json, const aria_detect_env *env,

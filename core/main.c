@@ -23,6 +23,7 @@ static const char usage[] =
     "  quantize IN OUT TYPE   convert a model's weights (Q8_0, Q4_0, TQ1_0, ...)\n"
     "  bench FILE|--shape NAME --type T   speed against the memory roofline\n"
     "  profile list|set NAME  which model tiers the node serves (edits --config)\n"
+    "  ledger verify|show|stats|export|rewards  the provenance ledger\n"
     "\n"
     "Options (any command, anywhere before \"--\"):\n"
     "  --plugins DIR      plugin directory, searched recursively for *.so\n"
@@ -81,6 +82,8 @@ int main(int argc, char **argv)
         return ari_cmd_profile(argc - 1, argv + 1, &o);
     if (!strcmp(cmd, "bench"))
         return ari_cmd_bench(argc - 1, argv + 1, &o);
+    if (!strcmp(cmd, "ledger"))
+        return ari_cmd_ledger(argc - 1, argv + 1, &o);
     if (cmd[0] == '-')
         fprintf(stderr, "aria-core: unknown option '%s' (see aria-core --help)\n", cmd);
     else

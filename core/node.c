@@ -6,6 +6,7 @@
 #include "catalog.h"
 #include "identity.h"
 #include "peers.h"
+#include "provenance.h"
 #include "service.h"
 
 #include "cpu.h"
@@ -343,6 +344,7 @@ int ari_node_run(const ari_opts *o)
     ari_service *svc = NULL;
     ari_api *api = NULL;
     ari_peers *peers = NULL;
+    ari_prov *prov = NULL;
     int rc = ari_ctx_open(&c, o, ARI_CTX_DATA_DIR);
     int lock = -1;
     if (rc != 0)
@@ -406,6 +408,13 @@ int ari_node_run(const ari_opts *o)
     ari_identity_install(&c.host, &ident);
     ari_info("node", "node id %s (%s %s/identity.key)", ident.id,
              created ? "new key created in" : "key from", c.data_dir);
+    prov = ari_prov_open(&c, svc, &why);
+    if (!prov && why.text[0]) {
+        fprintf(stderr, "aria-core: %s\n", why.text);
+        rc = 1;
+        goto out;
+    }
+    ari_api_set_prov(api, prov);
     ari_peer_host ph;
     ari_api_peer_host(api, &ph);
     peers = ari_peers_start(&c, &ident, &ph, &why);
@@ -416,6 +425,8 @@ int ari_node_run(const ari_opts *o)
         goto out;
     }
     ari_api_set_peers(api, peers);
+    ari_peers_set_prov(peers, prov);
+    ari_prov_set_peers(prov, peers);
     ari_service_preload(svc);
     ari_info("node", "ready (pid %ld); stop with Ctrl-C or SIGTERM", (long)getpid());
 
@@ -449,7 +460,9 @@ int ari_node_run(const ari_opts *o)
     rc = 0;
 out:
     ari_peers_stop(peers); /* first: requests waiting on peers return */
+    ari_prov_set_peers(prov, NULL);
     ari_api_stop(api);
+    ari_prov_free(prov); /* after the API: no record is being written */
     ari_peers_free(peers);
     ari_service_free(svc);
     ari_ctx_close(&c);

@@ -4,6 +4,7 @@
 #include "aria/transport.h"
 #include "cpu.h"
 #include "pipeline.h"
+#include "provenance.h"
 #include "host.h"
 #include "log.h"
 #include "proto.h"
@@ -100,6 +101,12 @@ struct ari_peers {
     char listen[MAX_LISTEN][260];
     size_t n_listen;
     ari_pipes *pipes;
+    ari_prov *prov; /* the ledger's peer messages go there; may be NULL */
+    struct {
+        uint8_t pk[32];
+        double rep;
+    } reps[256]; /* reputations from spot-checks, by key (1 when absent) */
+    size_t n_reps;
 };
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -608,6 +615,9 @@ static void on_message(void *user, aria_conn *c, const void *data, size_t len, u
         return;
     }
     aria_msg why = {{0}};
+    ari_prov *prov = NULL;
+    char from[ARI_ID_LEN + 1];
+    uint8_t from_pk[32];
     if (kind != ARIA_MSG_TEXT) {
         if (pe->state != READY)
             refuse(p, pe, "a binary frame before the handshake finished");
@@ -672,6 +682,14 @@ static void on_message(void *user, aria_conn *c, const void *data, size_t len, u
     } else if (!strncmp(t, "stage_", 6)) {
         if (!p->pipes || ari_pipes_on_text(p->pipes, pe->id, &m, &why) != 0)
             refuse(p, pe, p->pipes ? why.text : "a stage message, and this node runs no stages");
+    } else if (!strncmp(t, "ledger_", 7) || !strcmp(t, "block_header")) {
+        if (!p->prov) {
+            ari_debug("peers", "peer %.12s: '%s' ignored, this node keeps no ledger", pe->id, t);
+        } else { /* below, outside the lock: a record's append waits on the disk */
+            prov = p->prov;
+            memcpy(from, pe->id, sizeof from);
+            memcpy(from_pk, pe->pk, sizeof from_pk);
+        }
     } else if (!strcmp(t, "cancel")) {
         const char *rid = json_string_value(json_object_get(m.obj, "rid"));
         for (ijob *j = p->jobs; j; j = j->next)
@@ -688,6 +706,13 @@ static void on_message(void *user, aria_conn *c, const void *data, size_t len, u
         refuse(p, pe, r);
     }
     pthread_mutex_unlock(&p->mu);
+    if (prov && ari_prov_on_message(prov, from, from_pk, t, m.obj, &why) != 0) {
+        pthread_mutex_lock(&p->mu);
+        peer *q = find_ready(p, from);
+        if (q)
+            refuse(p, q, why.text);
+        pthread_mutex_unlock(&p->mu);
+    }
     json_decref(m.obj);
 }
 
@@ -925,9 +950,96 @@ aria_err ari_peers_infer(ari_peers *p, const char *id, const char *endpoint, jso
 
 /* ---- the table as others see it -------------------------------------------- */
 
-static double load_of(const peer *pe)
+/* A peer's reputation in (0, 1]: every failed spot-check of its work halves
+ * it, every passed one gives back 0.1. Caller holds mu. */
+static double rep_of(const ari_peers *p, const uint8_t pk[32])
 {
-    return (double)(pe->active + pe->queue) / (pe->slots ? pe->slots : 1);
+    for (size_t i = 0; i < p->n_reps; i++)
+        if (!memcmp(p->reps[i].pk, pk, 32))
+            return p->reps[i].rep;
+    return 1.0;
+}
+
+/* Its load as routing sees it: (active + queue) / slots, then worse the
+ * lower its reputation ((load + 1) / reputation - 1), so that a peer caught
+ * serving wrong output gets less work. Caller holds mu. */
+static double load_of(const ari_peers *p, const peer *pe)
+{
+    double l = (double)(pe->active + pe->queue) / (pe->slots ? pe->slots : 1);
+    double r = rep_of(p, pe->pk);
+    return (l + 1) / (r > 0.01 ? r : 0.01) - 1;
+}
+
+void ari_peers_rate(ari_peers *p, const uint8_t pk[32], int passed)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    size_t i = 0;
+    while (i < p->n_reps && memcmp(p->reps[i].pk, pk, 32))
+        i++;
+    if (i == p->n_reps) {
+        if (i == sizeof p->reps / sizeof *p->reps)
+            i = (size_t)randombytes_uniform((uint32_t)i); /* full: forget one */
+        else
+            p->n_reps++;
+        memcpy(p->reps[i].pk, pk, 32);
+        p->reps[i].rep = 1.0;
+    }
+    double r = passed ? p->reps[i].rep + 0.1 : p->reps[i].rep * 0.5;
+    p->reps[i].rep = r > 1 ? 1 : r;
+    char id[ARI_ID_LEN + 1];
+    ari_node_id(pk, id);
+    ari_info("peers", "peer %.12s: reputation %.2f after a %s spot-check", id, p->reps[i].rep,
+             passed ? "passed" : "failed");
+    pthread_mutex_unlock(&p->mu);
+}
+
+void ari_peers_set_prov(ari_peers *p, ari_prov *prov)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->prov = prov;
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* The peer's protocol minor version (2.x), from its HELLO; -1 unknown. */
+static int minor_of(const peer *pe)
+{
+    int major = 0, minor = 0;
+    const char *proto = json_string_value(json_object_get(pe->caps, "proto"));
+    return proto && sscanf(proto, "%d.%d", &major, &minor) == 2 && major == 2 ? minor : -1;
+}
+
+aria_err ari_peers_send_json(ari_peers *p, const char *id, json_t *o)
+{
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (o)
+        json_decref(o);
+    if (!s)
+        return ARIA_ERR_NOMEM;
+    aria_err e = send_waiting(p, NULL, id, s, strlen(s), ARIA_MSG_TEXT);
+    free(s);
+    return e;
+}
+
+size_t ari_peers_broadcast_json(ari_peers *p, json_t *o)
+{
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (o)
+        json_decref(o);
+    if (!s)
+        return 0;
+    size_t n = 0;
+    pthread_mutex_lock(&p->mu);
+    for (peer *pe = p->peers; pe; pe = pe->next)
+        if (pe->state == READY && minor_of(pe) >= 2 && /* ledger messages came with 2.2 */
+            p->vt->send(pe->conn, s, strlen(s), ARIA_MSG_TEXT) == ARIA_OK)
+            n++;
+    pthread_mutex_unlock(&p->mu);
+    free(s);
+    return n;
 }
 
 /* A model entry of a HELLO/CAPS that holds every layer. */
@@ -967,7 +1079,7 @@ size_t ari_peers_for_model(ari_peers *p, const char *model, char (*ids)[ARI_ID_L
             aria_conn_info ci = {.hdr = {sizeof ci, 1}};
             p->vt->conn_info(pe->conn, &ci);
             c[n].head = !whole_entry(m);
-            c[n].load = load_of(pe);
+            c[n].load = load_of(p, pe);
             c[n].rtt = ci.rtt_us;
             memcpy(c[n].id, pe->id, sizeof c[n].id);
             n++;
@@ -1046,7 +1158,7 @@ json_t *ari_peers_json(ari_peers *p)
                                                 json_object_get(m, "n_layers")));
         }
         json_array_append_new(
-            a, json_pack("{s:s,s:s,s:s,s:s,s:b,s:o,s:o,s:{s:i,s:i,s:i},s:i,s:I,s:I,s:f}", "id",
+            a, json_pack("{s:s,s:s,s:s,s:s,s:b,s:o,s:o,s:{s:i,s:i,s:i},s:i,s:I,s:I,s:f,s:f}", "id",
                          pe->got_hello ? pe->id : "", "name", pe->name, "state",
                          pe->state == READY ? "ready" : "handshake", "url", pe->dial_url,
                          "inbound", pe->inbound, "models", models, "stages", stages, "load",
@@ -1054,7 +1166,7 @@ json_t *ari_peers_json(ari_peers *p)
                          (int)pe->active, "slots", (int)pe->slots, "queue", (int)pe->queue,
                          "rtt_us", (int)ci.rtt_us, "bytes_in", (json_int_t)ci.bytes_in,
                          "bytes_out", (json_int_t)ci.bytes_out, "connected_s",
-                         (double)(now - pe->t_open) / 1e9));
+                         (double)(now - pe->t_open) / 1e9, "reputation", rep_of(p, pe->pk)));
     }
     pthread_mutex_unlock(&p->mu);
     return a;
@@ -1191,10 +1303,7 @@ static size_t net_offers(void *user, const char *model, uint32_t n_layers, ari_s
     size_t n = 0;
     pthread_mutex_lock(&p->mu);
     for (peer *pe = p->peers; pe && n < cap; pe = pe->next) {
-        int major = 0, minor = 0;
-        const char *proto = json_string_value(json_object_get(pe->caps, "proto"));
-        if (pe->state != READY || !proto || sscanf(proto, "%d.%d", &major, &minor) != 2 ||
-            minor < 1) /* stage messages came with 2.1 */
+        if (pe->state != READY || minor_of(pe) < 1) /* stage messages came with 2.1 */
             continue;
         size_t i;
         json_t *m;
@@ -1211,7 +1320,7 @@ static size_t net_offers(void *user, const char *model, uint32_t n_layers, ari_s
             o[n] = (ari_stage_offer){.node = ids[n],
                                      .first = (uint32_t)json_integer_value(json_array_get(ly, 0)),
                                      .end = (uint32_t)json_integer_value(json_array_get(ly, 1)),
-                                     .load = load_of(pe),
+                                     .load = load_of(p, pe),
                                      .rtt_us = ci.rtt_us,
                                      .usable = 1};
             n++;
@@ -1229,6 +1338,23 @@ static aria_err net_acquire(void *user, const char *model, uint32_t first, uint3
     if (!p->h.stage_acquire)
         return aria_fail(why, ARIA_ERR_UNSUPPORTED, "this node runs no stages");
     return p->h.stage_acquire(p->h.user, model, first, end, cancel, deadline_ns, out, why);
+}
+
+static aria_err net_sign(void *user, const void *msg, size_t len, uint8_t sig[64])
+{
+    ari_peers *p = user;
+    return p->c->host.sign ? p->c->host.sign(msg, len, sig) : ARIA_ERR_UNSUPPORTED;
+}
+
+/* The public key of ready peer id (for ledger records); 0 when found. */
+int ari_peers_pubkey(ari_peers *p, const char *id, uint8_t pk[32])
+{
+    pthread_mutex_lock(&p->mu);
+    peer *pe = find_ready(p, id);
+    if (pe)
+        memcpy(pk, pe->pk, 32);
+    pthread_mutex_unlock(&p->mu);
+    return pe ? 0 : -1;
 }
 
 static void net_release(void *user, ari_lease *l)
@@ -1296,8 +1422,10 @@ ari_peers *ari_peers_start(ari_ctx *c, const ari_identity *id, const ari_peer_ho
                        .offers = net_offers,
                        .acquire = net_acquire,
                        .release = net_release,
-                       .max_stages = (uint32_t)p->max_jobs};
+                       .max_stages = (uint32_t)p->max_jobs,
+                       .sign = net_sign};
     memcpy(pn.self, p->id.id, sizeof pn.self);
+    memcpy(pn.self_pk, p->id.pk, sizeof pn.self_pk);
     p->pipes = ari_pipes_new(&pn);
     const char *cert = ari_config_get(c->cfg, "network", "tls_cert");
     const char *key = ari_config_get(c->cfg, "network", "tls_key");

@@ -111,4 +111,24 @@ aria_err ari_peers_infer(ari_peers *p, const char *id, const char *endpoint, jso
                          volatile int *cancel, uint64_t deadline_ns, ari_remote_result *res,
                          aria_msg *why);
 
+/* The ledger's peer messages (ledger_*, block_header) go to prov. */
+struct ari_prov;
+void ari_peers_set_prov(ari_peers *p, struct ari_prov *prov);
+
+/* Sends o (a message object, stolen) to the ready peer id, waiting while
+ * its queue is full. ARIA_ERR_NOT_FOUND when it is not a ready peer. */
+aria_err ari_peers_send_json(ari_peers *p, const char *id, json_t *o);
+
+/* Sends o (stolen) to every ready peer that speaks 2.2 (the ledger
+ * messages) or later. Returns to how many. */
+size_t ari_peers_broadcast_json(ari_peers *p, json_t *o);
+
+/* A spot-check of the work of the node with key pk passed or failed: its
+ * reputation (in GET /peers) moves, and routing and the pipeline planner
+ * see it as that much more loaded. */
+void ari_peers_rate(ari_peers *p, const uint8_t pk[32], int passed);
+
+/* The public key of the ready peer id; 0 when found, -1 when not. */
+int ari_peers_pubkey(ari_peers *p, const char *id, uint8_t pk[32]);
+
 #endif

@@ -2,6 +2,7 @@
 #include "pipeline.h"
 
 #include "host.h"
+#include "ledger_json.h"
 #include "log.h"
 
 #include "aria/sampler.h"
@@ -44,6 +45,8 @@ typedef struct stage {
     size_t q_bytes;
     int closing, overflow, refused;
     volatile int cancel;
+    uint32_t done_pos; /* positions run so far */
+    json_t *sign_req;  /* a record the driver asks this stage to sign */
 } stage;
 
 typedef struct pstage {
@@ -83,6 +86,9 @@ struct ari_pipe {
     uint32_t compute_us;
     uint32_t n_top;
     aria_logprob top[ARIA_MAX_LOGPROBS];
+    uint64_t compute_us_total; /* over every token the last stage sent */
+    int signed_at;             /* the stage whose signature arrived, or -1 */
+    uint8_t sig[ARIA_SIG_BYTES];
     pthread_cond_t cv;
 };
 
@@ -291,6 +297,7 @@ static int run_frame(stage *s, stage_run *r, const uint8_t *data, size_t len)
         stage_fail(s, 500, NULL, "forward failed: %s", why.text);
         return -1;
     }
+    s->done_pos = f.pos0 + f.n_tokens;
     uint64_t us = f.compute_us + (ari_now_ns() - t0) / 1000;
     if (us > UINT32_MAX)
         us = UINT32_MAX;
@@ -346,6 +353,49 @@ static int status_of(aria_err e)
                                      : 503;
 }
 
+/* The driver asks this stage to sign the ledger record of the inference it
+ * took part in. The stage signs only a record that names it with the range
+ * it ran, the session's model, and no more tokens than it ran; it builds
+ * the signed bytes itself from the record's fields. */
+static void sign_for_driver(stage *s, json_t *req)
+{
+    ari_pipes *ps = s->ps;
+    aria_ledger_record r;
+    aria_msg why = {{0}};
+    const char *bad = NULL;
+    if (ari_record_parse(json_object_get(req, "record"), &r, &why) != ARIA_OK)
+        bad = why.text;
+    uint32_t me = r.n_stages;
+    for (uint32_t i = 0; !bad && i < r.n_stages; i++)
+        if (!memcmp(r.stages[i].node_pubkey, ps->net.self_pk, ARIA_PUBKEY_BYTES))
+            me = i;
+    if (!bad && me == r.n_stages)
+        bad = "the record does not name this node";
+    else if (!bad && (r.stages[me].layer_first != s->first || r.stages[me].layer_end != s->end))
+        bad = "the record names another layer range than this stage ran";
+    else if (!bad && strcmp(r.model_id, s->model))
+        bad = "the record names another model than this stage ran";
+    else if (!bad && (uint64_t)r.tokens_in + r.tokens_out > (uint64_t)s->done_pos + 1)
+        bad = "the record counts more tokens than this stage ran";
+    uint8_t bytes[ARIA_LEDGER_SIGNED_MAX], sig[ARIA_SIG_BYTES];
+    size_t n = bad ? 0 : aria_ledger_signed_bytes(&r, bytes);
+    if (!bad && !n)
+        bad = "the record does not encode";
+    if (!bad && (!ps->net.sign || ps->net.sign(ps->net.user, bytes, n, sig) != ARIA_OK))
+        bad = "this node cannot sign";
+    if (bad) {
+        ari_warn("pipeline", "stage %.8s: refusing to sign the record: %s", s->sid_hex, bad);
+        send_json(ps, s->driver,
+                  json_pack("{s:s,s:s,s:i,s:s}", "type", "stage_error", "sid", s->sid_hex,
+                            "status", 400, "message", bad));
+        return;
+    }
+    char sh[2 * ARIA_SIG_BYTES + 1];
+    ari_hex(sig, sizeof sig, sh);
+    send_json(ps, s->driver,
+              json_pack("{s:s,s:s,s:s}", "type", "stage_signed", "sid", s->sid_hex, "sig", sh));
+}
+
 static void *stage_main(void *arg)
 {
     stage *s = arg;
@@ -386,8 +436,17 @@ static void *stage_main(void *arg)
               s->model, s->first, s->end - 1, s->driver, r.last ? "(last)" : s->next_id);
     for (;;) {
         pthread_mutex_lock(&ps->mu);
-        while (!s->qh && !s->closing && !s->overflow && ari_now_ns() < s->deadline)
+        while (!s->qh && !s->closing && !s->overflow && !s->sign_req &&
+               ari_now_ns() < s->deadline)
             wait_a_bit(&ps->cv, &ps->mu, s->deadline);
+        json_t *sreq = s->sign_req;
+        s->sign_req = NULL;
+        if (sreq) {
+            pthread_mutex_unlock(&ps->mu);
+            sign_for_driver(s, sreq);
+            json_decref(sreq);
+            continue;
+        }
         qframe *q = s->closing || s->overflow ? NULL : s->qh;
         if (q) {
             s->qh = q->next;
@@ -428,6 +487,8 @@ out:
         s->qh = q->next;
         free(q);
     }
+    if (s->sign_req)
+        json_decref(s->sign_req);
     pthread_cond_broadcast(&ps->cv);
     pthread_mutex_unlock(&ps->mu);
     free(s);
@@ -552,6 +613,14 @@ int ari_pipes_on_text(ari_pipes *ps, const char *from, const ari_msg_in *m, aria
     int rc = 0;
     if (!strcmp(t, "stage_open")) {
         rc = stage_open(ps, from, o, why);
+    } else if (!strcmp(t, "stage_sign")) {
+        uint8_t sid[ARI_SID_LEN];
+        ari_unhex(sid_hex, sid, sizeof sid);
+        stage *s = find_stage(ps, sid);
+        if (s && !strcmp(s->driver, from) && !s->sign_req) {
+            s->sign_req = json_incref(o);
+            pthread_cond_broadcast(&ps->cv);
+        }
     } else if (!strcmp(t, "stage_close")) {
         uint8_t sid[ARI_SID_LEN];
         ari_unhex(sid_hex, sid, sizeof sid);
@@ -590,6 +659,7 @@ int ari_pipes_on_text(ari_pipes *ps, const char *from, const ari_msg_in *m, aria
             pp->tok = (int32_t)json_integer_value(json_object_get(o, "token"));
             pp->lp = (float)json_number_value(json_object_get(o, "lp"));
             pp->compute_us = (uint32_t)json_integer_value(json_object_get(o, "compute_us"));
+            pp->compute_us_total += pp->compute_us;
             pp->n_top = (uint32_t)json_array_size(top);
             for (uint32_t k = 0; k < pp->n_top; k++) {
                 pp->top[k].token = (int32_t)json_integer_value(json_array_get(json_array_get(top, k), 0));
@@ -599,6 +669,9 @@ int ari_pipes_on_text(ari_pipes *ps, const char *from, const ari_msg_in *m, aria
         } else if (!strcmp(t, "stage_token")) {
             aria_fail(why, ARIA_ERR_FORMAT, "a token from a stage that is not the last");
             rc = -1;
+        } else if (!strcmp(t, "stage_signed") && at > 0 && pp->signed_at == -2) {
+            ari_unhex(json_string_value(json_object_get(o, "sig")), pp->sig, sizeof pp->sig);
+            pp->signed_at = at;
         }
         if (pp)
             pthread_cond_broadcast(&pp->cv);
@@ -838,6 +911,7 @@ aria_err ari_pipe_open(ari_pipes *ps, const ari_pipe_params *p, ari_pipe **out, 
         return aria_fail(why, ARIA_ERR_NOMEM, "out of memory");
     pp->ps = ps;
     pp->p = *p;
+    pp->signed_at = -1;
     snprintf(pp->model, sizeof pp->model, "%s", p->model);
     pp->p.model = pp->model;
     pp->el = p->dtype == ARIA_DT_F16 ? 2 : 4;
@@ -1003,6 +1077,58 @@ void ari_pipe_describe(const ari_pipe *pp, char *buf, size_t cap)
 unsigned ari_pipe_rebuilds(const ari_pipe *pp)
 {
     return pp->rebuilds;
+}
+
+uint32_t ari_pipe_stages(const ari_pipe *pp, char (*ids)[ARI_ID_LEN + 1], uint32_t *first,
+                         uint32_t *end, uint32_t cap)
+{
+    uint32_t n = 0;
+    for (size_t i = 0; i < pp->n_st && n < cap; i++, n++) {
+        snprintf(ids[n], sizeof ids[n], "%s", i ? pp->st[i].node : pp->ps->net.self);
+        first[n] = pp->st[i].first;
+        end[n] = pp->st[i].end;
+    }
+    return n;
+}
+
+uint64_t ari_pipe_compute_us(const ari_pipe *pp)
+{
+    pthread_mutex_lock(&pp->ps->mu);
+    uint64_t us = pp->compute_us_total;
+    pthread_mutex_unlock(&pp->ps->mu);
+    return us;
+}
+
+static int got_sig(const ari_pipe *pp)
+{
+    return pp->signed_at >= 0;
+}
+
+aria_err ari_pipe_sign(ari_pipe *pp, uint32_t i, const aria_ledger_record *r,
+                       uint8_t sig[ARIA_SIG_BYTES], aria_msg *why)
+{
+    ari_pipes *ps = pp->ps;
+    if (i == 0 || i >= pp->n_st)
+        return aria_fail(why, ARIA_ERR_RANGE, "stage %u of %zu", i, pp->n_st);
+    pthread_mutex_lock(&ps->mu);
+    pp->signed_at = -2;
+    pthread_mutex_unlock(&ps->mu);
+    aria_err e = send_json(ps, pp->st[i].node,
+                           json_pack("{s:s,s:s,s:o}", "type", "stage_sign", "sid", pp->sid_hex,
+                                     "record", ari_record_json(r)));
+    if (e == ARIA_OK)
+        e = wait_for(pp, got_sig, ari_now_ns() + 10ull * 1000000000ull);
+    pthread_mutex_lock(&ps->mu);
+    int at = pp->signed_at;
+    pp->signed_at = -1;
+    if (at == (int)i)
+        memcpy(sig, pp->sig, ARIA_SIG_BYTES);
+    pthread_mutex_unlock(&ps->mu);
+    if (e != ARIA_OK || at != (int)i)
+        return aria_fail(why, e != ARIA_OK ? e : ARIA_ERR_INTERNAL,
+                         "stage %u (node %.12s) did not sign the ledger record%s%s", i,
+                         pp->st[i].node, pp->failed ? ": " : "", pp->failed ? pp->msg : "");
+    return ARIA_OK;
 }
 
 void ari_pipe_close(ari_pipe *pp)

@@ -49,6 +49,10 @@ typedef struct ari_pipe_net {
                         aria_msg *why);
     void (*release)(void *user, ari_lease *l);
     uint32_t max_stages; /* stages this node runs for others at once */
+    /* Signs with the node's key (a ledger record the driver asks a stage
+     * to sign); self_pk is that key's public half. */
+    aria_err (*sign)(void *user, const void *msg, size_t len, uint8_t sig[64]);
+    uint8_t self_pk[32];
 } ari_pipe_net;
 
 ari_pipes *ari_pipes_new(const ari_pipe_net *net);
@@ -94,6 +98,19 @@ aria_err ari_pipe_tail(void *user, uint32_t pos0, uint32_t n_tokens, const int32
 void ari_pipe_describe(const ari_pipe *pp, char *buf, size_t cap);
 /* How many times the pipeline was rebuilt after losing a stage. */
 unsigned ari_pipe_rebuilds(const ari_pipe *pp);
+/* The stages now, this node's first: node ids and layer ranges [first,
+ * end). Returns how many were written (at most cap). */
+uint32_t ari_pipe_stages(const ari_pipe *pp, char (*ids)[ARI_ID_LEN + 1], uint32_t *first,
+                         uint32_t *end, uint32_t cap);
+/* The compute time the last stage reported over all tokens, in us (the
+ * time of every stage after this one). */
+uint64_t ari_pipe_compute_us(const ari_pipe *pp);
+/* Asks stage i (>= 1) to sign the ledger record r (which names it): the
+ * stage checks it against what it ran and answers with its signature.
+ * Blocks up to 10 s. Call before ari_pipe_close. */
+struct aria_ledger_record;
+aria_err ari_pipe_sign(ari_pipe *pp, uint32_t i, const struct aria_ledger_record *r,
+                       uint8_t sig[64], aria_msg *why);
 /* Closes the remote stages and frees. */
 void ari_pipe_close(ari_pipe *pp);
 

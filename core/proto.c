@@ -83,6 +83,15 @@ static const shape shapes[] = {
                      {"lp", F_NUM, 0, 0, 0}, {"top", F_ARR, 0, 0, 20},
                      {"compute_us", F_INT, 0, 0, 0xffffffffll}}},
     {"stage_close", {SID}},
+    {"stage_sign", {SID, {"record", F_OBJ, 1, 0, 0}}},
+    {"stage_signed", {SID, {"sig", F_STR, 1, 128, 128}}},
+    {"ledger_record", {{"record", F_OBJ, 1, 0, 0}}},
+    {"ledger_replay_get", {{"id", F_STR, 1, 32, 32}}},
+    {"ledger_replay",
+     {{"id", F_STR, 1, 32, 32}, {"prompt", F_ARR, 0, 0, 1 << 20},
+      {"max_tokens", F_INT, 0, 0, 1 << 30}, {"sampling", F_OBJ, 0, 0, 0},
+      {"error", F_STR, 0, 0, 512}}},
+    {"block_header", {{"block", F_OBJ, 1, 0, 0}}},
 };
 
 static aria_err check_field(json_t *o, const field *f, const char *type, aria_msg *why)
@@ -175,7 +184,8 @@ static aria_err check_arrays(json_t *o, const char *type, aria_msg *why)
     }
     if (!strcmp(type, "stage_open") || !strcmp(type, "stage_ready") ||
         !strcmp(type, "stage_error") || !strcmp(type, "stage_token") ||
-        !strcmp(type, "stage_close")) {
+        !strcmp(type, "stage_close") || !strcmp(type, "stage_sign") ||
+        !strcmp(type, "stage_signed")) {
         uint8_t sid[ARI_SID_LEN];
         if (ari_unhex(json_string_value(json_object_get(o, "sid")), sid, sizeof sid))
             return aria_fail(why, ARIA_ERR_FORMAT, "'%s'.sid must be 32 hex digits", type);

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define ARI_PROTO_MAJOR 2
-#define ARI_PROTO_MINOR 1
+#define ARI_PROTO_MINOR 2
 #define ARI_PROTO_SUBPROTOCOL "aria.v2"
 #define ARI_PROTO_MAX_BODY (64 * 1024) /* a HELLO/CAPS body */
 #define ARI_PROTO_MAX_SKEW_MS 120000   /* HELLO timestamps older or newer are stale */

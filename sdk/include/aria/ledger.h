@@ -98,6 +98,25 @@ typedef struct aria_ledger_report {
     char detail[256];          /* what failed, in one line */
 } aria_ledger_report;
 
+/* A validator's spot-check of one record of another node: it re-ran the
+ * inference (same model file, prompt, seed, greedy) and compared output
+ * hashes. Signed by the validator; stored beside the records. */
+typedef struct aria_ledger_check {
+    aria_vt_hdr hdr;
+    uint64_t seq;                         /* set by add_check: 1, 2, 3, ... */
+    uint8_t record_id[16];                /* the record checked (its id) */
+    uint8_t peer_pubkey[ARIA_PUBKEY_BYTES]; /* the node whose work it was */
+    uint8_t expected_hash[ARIA_HASH_BYTES]; /* the record's output_hash */
+    uint8_t got_hash[ARIA_HASH_BYTES];    /* the validator's re-run */
+    uint32_t passed;                      /* 1: equal, 0: mismatch */
+    uint32_t reserved;
+    int64_t timestamp_ms;
+    uint8_t validator_pubkey[ARIA_PUBKEY_BYTES];
+    uint8_t sig[ARIA_SIG_BYTES];          /* over aria_ledger_check_bytes */
+} aria_ledger_check;
+
+typedef int (*aria_check_fn)(void *user, const aria_ledger_check *c);
+
 typedef struct aria_ledger_vt {
     aria_vt_hdr hdr;  /* sizeof(aria_ledger_vt), ARIA_LEDGER_VERSION */
     const char *name; /* "sqlite" */
@@ -133,6 +152,14 @@ typedef struct aria_ledger_vt {
      * ARIA_OK with a clean report, ARIA_ERR_SIGNATURE with the first bad
      * record or block named in the report. Blocks. */
     aria_err (*verify)(aria_ledger *l, aria_ledger_report *out);
+
+    /* Optional (check with ARIA_HAS). Stores a spot-check: sets seq and, when
+     * validator_pubkey is all zeroes, signs it as this node (through the
+     * host's sign); otherwise checks its signature. Durable like append. */
+    aria_err (*add_check)(aria_ledger *l, aria_ledger_check *c, aria_msg *why);
+
+    /* Optional. Calls fn for every stored spot-check, in order. */
+    aria_err (*iterate_checks)(aria_ledger *l, aria_check_fn fn, void *user);
 } aria_ledger_vt;
 
 ARIA_PIN(aria_ledger_vt, name, 8);
@@ -144,6 +171,50 @@ ARIA_PIN(aria_ledger_vt, iterate, 48);
 ARIA_PIN(aria_ledger_vt, seal, 56);
 ARIA_PIN(aria_ledger_vt, get_block, 64);
 ARIA_PIN(aria_ledger_vt, verify, 72);
+ARIA_PIN(aria_ledger_vt, add_check, 80);
+ARIA_PIN(aria_ledger_vt, iterate_checks, 88);
+
+/* ---- the canonical bytes, in libaria-sdk (sdk/src/ledger.c) ------------
+ * Every implementation and every node must hash and sign the same bytes, so
+ * they are defined here once: fixed-width little-endian fields in struct
+ * order, strings as their length (u16) and bytes. */
+
+/* Upper bound of the signed bytes of a record. */
+#define ARIA_LEDGER_SIGNED_MAX 1024
+
+/* The bytes each stage signs: "ARIA-REC1", then every field of r except
+ * seq, prev_hash, hash and the stages' signatures (each stage's pubkey and
+ * layer range are in; model_id as u16 length and bytes, without its NUL).
+ * Returns their length (<= ARIA_LEDGER_SIGNED_MAX), or 0 when r is invalid
+ * (n_stages 0 or over ARIA_LEDGER_MAX_STAGES, model_id not terminated). */
+size_t aria_ledger_signed_bytes(const aria_ledger_record *r, uint8_t out[ARIA_LEDGER_SIGNED_MAX]);
+
+/* The record's hash: SHA-256 of its signed bytes (which begin with
+ * "ARIA-REC1"), the n_stages stage signatures, seq and prev_hash. All
+ * zeroes when r is invalid (signed_bytes answers 0). */
+void aria_ledger_record_hash(const aria_ledger_record *r, uint8_t out[ARIA_HASH_BYTES]);
+
+/* Ed25519 check of stage i's signature over the signed bytes. */
+aria_err aria_ledger_check_stage(const aria_ledger_record *r, uint32_t i);
+
+/* The Merkle root of n leaf hashes, RFC 6962 style (leaf = H(0x00 || hash),
+ * node = H(0x01 || left || right), an odd node out is promoted); all
+ * zeroes for n = 0. */
+void aria_ledger_merkle_root(const uint8_t (*leaves)[ARIA_HASH_BYTES], size_t n,
+                             uint8_t out[ARIA_HASH_BYTES]);
+
+/* A block header's signed bytes ("ARIA-BLK1" and every field but hash and
+ * sig: 137 bytes) and its hash, SHA-256 of those bytes. */
+#define ARIA_LEDGER_BLOCK_BYTES 160
+size_t aria_ledger_block_bytes(const aria_ledger_block *b, uint8_t out[ARIA_LEDGER_BLOCK_BYTES]);
+void aria_ledger_block_hash(const aria_ledger_block *b, uint8_t out[ARIA_HASH_BYTES]);
+/* Ed25519 check of the sealer's signature over the block bytes. */
+aria_err aria_ledger_check_block(const aria_ledger_block *b);
+
+/* A spot-check's signed bytes ("ARIA-CHK1" and every field but seq and
+ * sig: 169 bytes). */
+#define ARIA_LEDGER_CHECK_BYTES 192
+size_t aria_ledger_check_bytes(const aria_ledger_check *c, uint8_t out[ARIA_LEDGER_CHECK_BYTES]);
 
 #ifdef __cplusplus
 }
