@@ -7,7 +7,8 @@
 # 1), passes them all; a seeded request made twice gives the same output
 # hash; `aria-core ledger verify|show|stats|export|rewards` read the
 # databases; a node that lies about its output (tests/tools/ledger_liar.c)
-# is caught, its reputation drops and its reward with it; a two-stage
+# is caught, its reputation drops and its reward with it, its forged block
+# header is refused; a two-stage
 # pipeline's record carries both stages' signatures; a stored field changed
 # behind the ledger's back is named by verify.
 # usage: ledger.sh ARIA_CORE PLUGIN_DIR SOURCE_DIR LEDGER_LIAR
@@ -96,6 +97,7 @@ LPID=$!
 pids+=($LPID)
 wait_log V "FAILED" 2 40 && ok || { bad "V did not catch the liar"; tail -30 "$T/V.log"; cat "$T/liar.out" "$T/liar.log"; }
 has "$T/V.log" "reputation 0.25 after a failed spot-check" "the liar's reputation"
+has "$T/V.log" "block header 7 refused: bad signature" "a forged block header"
 wait "$LPID" && ok || { bad "the liar did not run: $(cat "$T/liar.out" "$T/liar.log")"; }
 get V /metrics "$T/vmetrics"
 has "$T/vmetrics" 'aria_spot_checks_total{result="failed"} 2' "V's failed spot-checks"

@@ -9,12 +9,15 @@
  * it made up, for the real model file (so that its hash is right), signed
  * with its key and sent to its peers. It then stays SECONDS seconds to
  * answer the validators' replay requests (truthfully: the prompt it named)
- * and exits 0 when it recorded all N, 1 otherwise. A validator that re-runs
+ * and exits 0 when it recorded all N, 1 otherwise. It also sends a block
+ * header it never sealed (its hash right, its signature random). A validator that re-runs
  * those prompts must find the outputs wrong. */
 #include "identity.h"
+#include "ledger_json.h"
 #include "log.h"
 #include "node.h"
 #include "peers.h"
+#include "proto.h"
 #include "provenance.h"
 #include "service.h"
 
@@ -132,6 +135,22 @@ int main(int argc, char **argv)
         else
             fprintf(stderr, "ledger_liar: %s\n", why.text);
     }
+    /* and a block header it never sealed: the right hash, a signature by
+     * nobody; its peers must refuse it */
+    aria_ledger_block b;
+    memset(&b, 0, sizeof b);
+    b.hdr.struct_size = sizeof b;
+    b.height = 7;
+    b.first_seq = 1;
+    b.last_seq = 2;
+    b.timestamp_ms = ari_wall_ms();
+    randombytes_buf(b.merkle_root, sizeof b.merkle_root);
+    memcpy(b.sealer_pubkey, c.host.node_pubkey, 32);
+    aria_ledger_block_hash(&b, b.hash);
+    randombytes_buf(b.sig, sizeof b.sig);
+    if (ready)
+        ari_peers_broadcast_json(peers, json_pack("{s:s,s:o}", "type", "block_header", "block",
+                                                  ari_block_json(&b)));
     printf("%s: %d false records sent\n", ready ? "ready" : "no peer", made);
     fflush(stdout);
     sleep((unsigned)secs);
