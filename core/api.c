@@ -7,6 +7,7 @@
  * which the connection's content callback drains. Between tokens the
  * generation polls the client's socket: a client that hung up cancels it. */
 #include "api.h"
+#include "consent.h"
 
 #include "host.h"
 #include "log.h"
@@ -55,6 +56,7 @@ struct ari_api {
     uint64_t remote_requests, failovers; /* requests sent to peers; peers that failed */
     ari_peers *peers;                    /* NULL: the node runs alone */
     ari_prov *prov;                      /* NULL: no ledger */
+    ari_consent consent;                 /* what peers' work may have */
     int running;                         /* local generations now (under mu) */
 };
 
@@ -624,6 +626,38 @@ static void ledger_record(job *j)
     else
         ari_debug("ledger", "%s: record %" PRIu64 ", %" PRIu64 " mJ (%s)", j->id, r.seq,
                   r.energy_mj, ari_energy_source_name(r.energy_source));
+}
+
+/* The memory a model (or the layer range held) takes: its weights and the
+ * KV cache of one slot, for [consent] max_ram_mb. */
+static uint64_t model_need(const ari_api *a, const ari_model_desc *d)
+{
+    uint32_t nl = d->probe.n_layers ? d->probe.n_layers : 1;
+    uint32_t held = d->layer_end > d->layer_first ? d->layer_end - d->layer_first : nl;
+    uint64_t ctx = (uint64_t)ari_config_get_int(a->c->cfg, "models", "ctx_size", 4096);
+    return (d->probe.weight_bytes + d->probe.kv_bytes_per_tok * ctx) / nl * held;
+}
+
+/* The consent check of a request (for a peer, or a local one when
+ * [consent] apply_to_local): 0, or -1 with *e set (403, code "consent"). */
+static int consent_check(ari_api *a, job *j, api_err *e)
+{
+    if (!j->sink && !a->consent.apply_local)
+        return 0;
+    const ari_model_desc *d = ari_service_desc(a->svc, (size_t)j->mi);
+    char why[512], cwhy[256];
+    int minute = ari_consent_minute(time(NULL));
+    ari_class cls = ari_classify(j->query ? j->query : "", j->has_image, cwhy, sizeof cwhy);
+    const char *task = j->chat ? "chat" : "completion";
+    if (ari_consent_allows(&a->consent, task, d ? model_need(a, d) : 0, minute, why, sizeof why) ||
+        ((cls == ARI_CLASS_CODE || cls == ARI_CLASS_REASONING) &&
+         ari_consent_allows(&a->consent, ari_class_names[cls], 0, minute, why, sizeof why))) {
+        set_err(e, 403, ARI_EK_BAD_REQUEST, "permission_error", NULL, "consent", "%s", why);
+        ari_info("api", "%s refused: %s", j->id, why);
+        return -1;
+    }
+    j->gp.n_threads = a->consent.threads;
+    return 0;
 }
 
 /* The slot back, and the pipeline's stages closed. */
@@ -1250,7 +1284,7 @@ static void run_remote(job *j)
             snprintf(j->model, sizeof j->model, "%s", j->fallbacks[mi]);
         }
         char ids[16][ARI_ID_LEN + 1];
-        size_t n = ari_peers_for_model(a->peers, j->model, ids, 16);
+        size_t n = ari_peers_for_model(a->peers, j->model, j->chat ? "chat" : "completion", ids, 16);
         for (size_t i = 0; i < n; i++) {
             json_object_set_new(j->fwd, "model", json_string(j->model));
             if (max_tokens) {
@@ -1442,6 +1476,8 @@ static void serve_peer(void *user, const char *endpoint, json_t *request, const 
         goto fail;
     }
     snprintf(j->model, sizeof j->model, "%s", j->req_model);
+    if (consent_check(a, j, &e) != 0)
+        goto fail;
     int pr = prepare_local(a, j, peer_gone, (void *)sink, &e);
     if (pr == 1)
         set_err(&e, 499, ARI_EK_CANCELLED, "server_error", NULL, NULL, "cancelled");
@@ -1519,7 +1555,7 @@ static enum MHD_Result completion(ari_api *a, struct MHD_Connection *con, req *r
     j->deadline = ari_now_ns() + a->timeout_ns;
     if (j->mi < 0) {
         char ids[1][ARI_ID_LEN + 1];
-        if (ari_peers_for_model(a->peers, chosen, ids, 1) == 0) {
+        if (ari_peers_for_model(a->peers, chosen, NULL, ids, 1) == 0) {
             rc = send_error(a, con, 404, ARI_EK_NOT_FOUND, -1, "invalid_request_error", "model",
                             "model_not_found",
                             "The model '%s' does not exist on this node or its peers (GET "
@@ -1531,6 +1567,11 @@ static enum MHD_Result completion(ari_api *a, struct MHD_Connection *con, req *r
         goto out;
     }
 
+    /* the node's consent, when it binds local users too */
+    if (consent_check(a, j, &e) != 0) {
+        rc = answer_err(a, con, j->mi, &e);
+        goto out;
+    }
     /* a slot, and the prompt's tokens */
     int pr = prepare_local(a, j, client_gone, r, &e);
     if (pr == 1) {
@@ -1594,8 +1635,8 @@ static json_t *peer_models(void *user)
     json_t *out = json_array();
     for (size_t i = 0; i < ari_service_count(a->svc); i++) {
         const ari_model_desc *d = ari_service_desc(a->svc, i);
-        if (!d)
-            continue;
+        if (!d || model_need(a, d) > a->consent.max_ram_bytes)
+            continue; /* peers could not use it: [consent] max_ram_mb */
         json_t *tiers = json_array();
         for (uint32_t bit = ARIA_TIER_EFFICIENCY; bit <= ARIA_TIER_SPECIALIST; bit <<= 1)
             if (d->tiers & bit)
@@ -1645,6 +1686,12 @@ static aria_err stage_acquire(void *user, const char *model, uint32_t first, uin
         return aria_fail(why, ARIA_ERR_NOT_FOUND,
                          "this node holds layers %u..%u of %s, not %u..%u", d->layer_first,
                          d->layer_end - 1, model, first, end - 1);
+    char reason[512];
+    if (ari_consent_allows(&a->consent, "pipeline", model_need(a, d),
+                           ari_consent_minute(time(NULL)), reason, sizeof reason) != 0) {
+        ari_info("api", "a pipeline stage of %s refused: %s", model, reason);
+        return aria_fail(why, ARIA_ERR_PERMISSION, "%s", reason);
+    }
     aria_err e = ari_service_acquire(a->svc, (size_t)i, stage_gone, (void *)cancel, deadline_ns,
                                      out, why);
     if (e == ARIA_ERR_BUSY)
@@ -1992,6 +2039,7 @@ ari_api *ari_api_start(ari_ctx *c, ari_service *svc, aria_msg *why)
         return NULL;
     }
     a->c = c;
+    ari_consent_load(&a->consent, c);
     a->svc = svc;
     a->max_body = (size_t)ari_config_get_int(c->cfg, "api", "max_body_kb", 1024) * 1024;
     a->timeout_ns = (uint64_t)ari_config_get_int(c->cfg, "api", "request_timeout_s", 600) *

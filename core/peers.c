@@ -2,6 +2,7 @@
 #include "peers.h"
 
 #include "aria/transport.h"
+#include "consent.h"
 #include "cpu.h"
 #include "pipeline.h"
 #include "provenance.h"
@@ -232,7 +233,12 @@ static json_t *hw_json(const ari_ctx *c)
 static json_t *consent_json(const ari_ctx *c)
 {
     const ari_config *cfg = c->cfg;
-    return json_pack("{s:i,s:i,s:s,s:o,s:f}", "cpu_percent",
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    /* the schedule is in local time: peers need the offset to read it */
+    return json_pack("{s:i,s:i,s:i,s:s,s:o,s:f}", "utc_offset_min", (int)(tm.tm_gmtoff / 60),
+                     "cpu_percent",
                      atoi(ari_config_get(cfg, "consent", "cpu_percent")), "max_ram_mb",
                      atoi(ari_config_get(cfg, "consent", "max_ram_mb")), "schedule",
                      ari_config_get(cfg, "consent", "schedule"), "task_types",
@@ -1051,8 +1057,37 @@ static int whole_entry(const json_t *m)
                json_integer_value(json_object_get(m, "n_layers"));
 }
 
-size_t ari_peers_for_model(ari_peers *p, const char *model, char (*ids)[ARI_ID_LEN + 1],
-                           size_t cap)
+/* 1 when the peer's consent (its HELLO) accepts work of kind task now: the
+ * task among its task_types and the time within its schedule, read in its
+ * local time. A peer that states no consent accepts. Caller holds mu. */
+static int peer_consents(const peer *pe, const char *task)
+{
+    json_t *k = json_object_get(pe->caps, "consent");
+    if (!task || !json_is_object(k))
+        return 1;
+    json_t *tt = json_object_get(k, "task_types");
+    if (json_is_array(tt)) {
+        int found = 0;
+        size_t i;
+        json_t *v;
+        json_array_foreach(tt, i, v) found |= json_is_string(v) && !strcmp(json_string_value(v), task);
+        if (!found)
+            return 0;
+    }
+    const char *sched = json_string_value(json_object_get(k, "schedule"));
+    json_t *off = json_object_get(k, "utc_offset_min");
+    if (sched && json_is_integer(off) && strcmp(sched, "always")) {
+        time_t now = time(NULL);
+        long m = (long)((now / 60) % 1440) + (long)json_integer_value(off);
+        m = ((m % 1440) + 1440) % 1440;
+        if (!ari_config_schedule_allows(sched, (int)m))
+            return 0;
+    }
+    return 1;
+}
+
+size_t ari_peers_for_model(ari_peers *p, const char *model, const char *task,
+                           char (*ids)[ARI_ID_LEN + 1], size_t cap)
 {
     if (!p)
         return 0;
@@ -1066,7 +1101,7 @@ size_t ari_peers_for_model(ari_peers *p, const char *model, char (*ids)[ARI_ID_L
     size_t n = 0;
     pthread_mutex_lock(&p->mu);
     for (peer *pe = p->peers; pe && n < 256; pe = pe->next) {
-        if (pe->state != READY)
+        if (pe->state != READY || !peer_consents(pe, task))
             continue;
         size_t i;
         json_t *m;
@@ -1303,7 +1338,8 @@ static size_t net_offers(void *user, const char *model, uint32_t n_layers, ari_s
     size_t n = 0;
     pthread_mutex_lock(&p->mu);
     for (peer *pe = p->peers; pe && n < cap; pe = pe->next) {
-        if (pe->state != READY || minor_of(pe) < 1) /* stage messages came with 2.1 */
+        if (pe->state != READY || minor_of(pe) < 1 || /* stage messages came with 2.1 */
+            !peer_consents(pe, "pipeline"))
             continue;
         size_t i;
         json_t *m;
@@ -1423,7 +1459,10 @@ ari_peers *ari_peers_start(ari_ctx *c, const ari_identity *id, const ari_peer_ho
                        .acquire = net_acquire,
                        .release = net_release,
                        .max_stages = (uint32_t)p->max_jobs,
-                       .sign = net_sign};
+                       .sign = net_sign,
+                       .stage_threads = ari_consent_threads(
+                           c->n_threads, c->cpu.cores_logical,
+                           (int)ari_config_get_int(c->cfg, "consent", "cpu_percent", 50))};
     memcpy(pn.self, p->id.id, sizeof pn.self);
     memcpy(pn.self_pk, p->id.pk, sizeof pn.self_pk);
     p->pipes = ari_pipes_new(&pn);

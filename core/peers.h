@@ -77,11 +77,13 @@ json_t *ari_peers_models(ari_peers *p);
 struct ari_pipes *ari_peers_pipes(ari_peers *p);
 
 /* Ids of the ready peers that answer requests for model, least loaded first
+ * (task: "chat" or "completion", or NULL: only peers whose consent in their
+ * HELLO accepts that kind of work now are listed)
  * (then lowest round trip): those holding the whole model, then those
  * holding its first layers, which run it as a pipeline with the peers
  * holding the rest. Returns how many were written (at most cap). */
-size_t ari_peers_for_model(ari_peers *p, const char *model, char (*ids)[ARI_ID_LEN + 1],
-                           size_t cap);
+size_t ari_peers_for_model(ari_peers *p, const char *model, const char *task,
+                           char (*ids)[ARI_ID_LEN + 1], size_t cap);
 
 /* An inference on a peer, as its origin sees it. */
 typedef struct ari_remote_cb {

@@ -278,7 +278,8 @@ static int run_frame(stage *s, stage_run *r, const uint8_t *data, size_t len)
     }
     memcpy(r->in, f.embd, in_bytes);
     aria_batch b = {.hdr = {sizeof b, 1}, .n_tokens = f.n_tokens, .pos0 = f.pos0,
-                    .embd = r->in, .embd_dtype = f.dtype};
+                    .embd = r->in, .embd_dtype = f.dtype,
+                    .n_threads = s->ps->net.stage_threads};
     aria_forward_out o = {.hdr = {sizeof o, 1}, .embd_dtype = s->dtype};
     uint64_t out_len = 0;
     ari_frame of = f;

@@ -53,6 +53,8 @@ typedef struct ari_pipe_net {
      * to sign); self_pk is that key's public half. */
     aria_err (*sign)(void *user, const void *msg, size_t len, uint8_t sig[64]);
     uint8_t self_pk[32];
+    /* threads a stage run for a peer may use ([consent] cpu_percent) */
+    uint32_t stage_threads;
 } ari_pipe_net;
 
 ari_pipes *ari_pipes_new(const ari_pipe_net *net);

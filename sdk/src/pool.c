@@ -15,7 +15,10 @@ struct aria_pool {
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t wake;
-    _Atomic uint64_t gen;   /* bumped once per section */
+    /* bumped once per section: (count << 16) | threads in it, one word so
+     * that a worker reads both at once */
+    _Atomic uint64_t gen;
+    _Atomic int limit;      /* threads a section may use; 0: all */
     _Atomic int pending;    /* workers still inside the section */
     _Atomic int sleeping;   /* workers blocked on wake */
     _Atomic int stop;
@@ -51,10 +54,14 @@ static void *worker(void *arg)
             cpu_relax();
             g = atomic_load_explicit(&p->gen, memory_order_acquire);
         }
-        if (g == seen) {
+        /* a section without this thread (a limit) is skipped asleep: a
+         * spinning bystander would burn the core the limit keeps free */
+        if (g == seen || ith >= (int)(g & 0xffff)) {
+            seen = g;
             pthread_mutex_lock(&p->mu);
             atomic_fetch_add(&p->sleeping, 1);
-            while ((g = atomic_load(&p->gen)) == seen && !atomic_load(&p->stop))
+            while (((g = atomic_load(&p->gen)) == seen || ith >= (int)(g & 0xffff)) &&
+                   !atomic_load(&p->stop))
                 pthread_cond_wait(&p->wake, &p->mu);
             atomic_fetch_sub(&p->sleeping, 1);
             pthread_mutex_unlock(&p->mu);
@@ -62,7 +69,7 @@ static void *worker(void *arg)
         if (atomic_load(&p->stop))
             break;
         seen = g;
-        p->fn(p->ctx, ith, p->n);
+        p->fn(p->ctx, ith, (int)(g & 0xffff));
         atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
     }
     return NULL;
@@ -107,7 +114,7 @@ void aria_pool_free(aria_pool *p)
         return;
     pthread_mutex_lock(&p->mu);
     atomic_store(&p->stop, 1);
-    atomic_fetch_add(&p->gen, 1);
+    atomic_fetch_add(&p->gen, (uint64_t)1 << 16);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     for (int i = 1; i < p->n; i++)
@@ -125,23 +132,31 @@ int aria_pool_size(const aria_pool *p)
 
 void aria_pool_run(aria_pool *p, aria_pool_fn fn, void *ctx)
 {
-    if (p->n == 1) {
+    int lim = atomic_load(&p->limit), nth = lim > 0 && lim < p->n ? lim : p->n;
+    if (nth == 1) {
         fn(ctx, 0, 1);
         return;
     }
     p->fn = fn;
     p->ctx = ctx;
     atomic_store(&p->idle, 0);
-    atomic_store_explicit(&p->pending, p->n - 1, memory_order_relaxed);
-    atomic_fetch_add(&p->gen, 1); /* seq_cst: pairs with the sleeping count */
+    atomic_store_explicit(&p->pending, nth - 1, memory_order_relaxed);
+    uint64_t g = atomic_load_explicit(&p->gen, memory_order_relaxed);
+    /* seq_cst: pairs with the sleeping count */
+    atomic_store(&p->gen, (((g >> 16) + 1) << 16) | (uint64_t)nth);
     if (atomic_load(&p->sleeping)) {
         pthread_mutex_lock(&p->mu);
         pthread_cond_broadcast(&p->wake);
         pthread_mutex_unlock(&p->mu);
     }
-    fn(ctx, 0, p->n);
+    fn(ctx, 0, nth);
     while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0)
         cpu_relax();
+}
+
+void aria_pool_limit(aria_pool *p, int n_threads)
+{
+    atomic_store(&p->limit, n_threads > 0 ? n_threads : 0);
 }
 
 void aria_pool_idle(aria_pool *p)

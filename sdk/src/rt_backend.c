@@ -257,15 +257,17 @@ aria_err aria_rt_chat_format(aria_model *m, const aria_chat_msg *msgs, size_t n,
  * request), so that their spinning does not take the cores from it. */
 static aria_err locked_forward(aria_session *s, const int32_t *tokens, const float *embd,
                                uint32_t n, float *embd_out, int logits_all, int idle,
-                               aria_msg *why)
+                               uint32_t n_threads, aria_msg *why)
 {
     pthread_mutex_lock(&s->m->mu);
+    aria_pool_limit(s->m->pool, (int)n_threads);
     uint32_t pos = aria_llm_ctx_pos(s->ctx);
     aria_err e = aria_llm_forward(s->ctx, tokens, embd, n, embd_out, logits_all, why);
     if (e == ARIA_OK && tokens && pos + n <= s->cap_tokens)
         memcpy(s->tokens + pos, tokens, n * sizeof *tokens);
     if (idle)
         aria_pool_idle(s->m->pool);
+    aria_pool_limit(s->m->pool, 0);
     pthread_mutex_unlock(&s->m->mu);
     return e;
 }
@@ -309,7 +311,7 @@ aria_err aria_rt_forward(aria_session *s, const aria_batch *in, aria_forward_out
         }
     }
     aria_err e = locked_forward(s, in->tokens, embd, in->n_tokens, embd_out, (int)in->logits_all,
-                                1, why);
+                                1, ARIA_HAS(in, aria_batch, n_threads) ? in->n_threads : 0, why);
     if (e == ARIA_OK && ebuf)
         for (size_t i = 0; i < n_el; i++)
             ((aria_f16 *)out->embd)[i] = aria_f32_to_f16(ebuf[i]);
@@ -404,6 +406,7 @@ typedef struct tailer {
     float *f32;
     void *wire;
     size_t cap; /* positions both buffers hold */
+    uint32_t n_threads; /* the request's thread cap (0: all) */
 } tailer;
 
 /* Evaluates n tokens; with a tail, hands the hidden states on and receives
@@ -412,7 +415,7 @@ static aria_err step(aria_session *s, tailer *tl, const int32_t *toks, uint32_t 
                      aria_msg *why)
 {
     if (!tl->fn)
-        return locked_forward(s, toks, NULL, n, NULL, 0, 0, why);
+        return locked_forward(s, toks, NULL, n, NULL, 0, 0, tl->n_threads, why);
     const size_t n_embd = s->m->llm->hp.n_embd;
     if (n > tl->cap) {
         size_t el = tl->dtype == ARIA_DT_F16 ? sizeof(aria_f16) : sizeof(float);
@@ -426,7 +429,7 @@ static aria_err step(aria_session *s, tailer *tl, const int32_t *toks, uint32_t 
         tl->cap = n;
     }
     uint32_t pos0 = aria_llm_ctx_pos(s->ctx);
-    aria_err e = locked_forward(s, toks, NULL, n, tl->f32, 0, 1, why);
+    aria_err e = locked_forward(s, toks, NULL, n, tl->f32, 0, 1, tl->n_threads, why);
     if (e != ARIA_OK)
         return e;
     if (tl->dtype == ARIA_DT_F16)
@@ -444,6 +447,8 @@ aria_err aria_rt_generate(aria_session *s, const int32_t *prompt, size_t n_promp
     const aria_llm *l = m->llm;
     memset((char *)res + sizeof res->hdr, 0, sizeof *res - sizeof res->hdr);
     tailer tail = {0};
+    if (ARIA_HAS(p, aria_gen_params, n_threads))
+        tail.n_threads = p->n_threads;
     if (ARIA_HAS(p, aria_gen_params, tail_dtype) && p->tail) {
         tail.fn = p->tail;
         tail.user = p->tail_user;

@@ -146,6 +146,9 @@ typedef struct aria_batch {
     /* Last stage only: 0 keeps the logits of the last token, 1 of every
      * token (for logprobs of a prompt, or speculative checks). */
     uint32_t logits_all;
+    /* Added in struct_size 48 (test with ARIA_HAS): at most this many of the
+     * model's threads work on the batch (0: all). */
+    uint32_t n_threads;
 } aria_batch;
 
 ARIA_PIN(aria_batch, n_tokens, 8);
@@ -245,7 +248,9 @@ typedef struct aria_gen_params {
     aria_tail_fn tail;
     void *tail_user;
     uint32_t tail_dtype; /* aria_dtype of the hidden states handed to tail */
-    uint32_t reserved2;
+    /* At most this many of the model's threads work on this request (0:
+     * all): a node gives peers a share of its CPU ([consent] cpu_percent). */
+    uint32_t n_threads;
 } aria_gen_params;
 
 ARIA_PIN(aria_gen_params, sampling, 8);

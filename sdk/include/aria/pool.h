@@ -32,6 +32,13 @@ void aria_pool_run(aria_pool *p, aria_pool_fn fn, void *ctx);
  * pool will be idle for a while (between requests). */
 void aria_pool_idle(aria_pool *p);
 
+/* Sections from now on use at most n_threads threads (the caller's among
+ * them); the others sleep through them instead of spinning. 0 (or the
+ * pool's size or more): all. For work a node gives at a share of its CPU
+ * ([consent] cpu_percent). Set it between sections, from the thread that
+ * runs them. */
+void aria_pool_limit(aria_pool *p, int n_threads);
+
 /* The share [*lo, *hi) of n items for thread ith of nth, in whole multiples
  * of `align` where possible. */
 void aria_split(uint64_t n, int ith, int nth, uint64_t align, uint64_t *lo, uint64_t *hi);
