@@ -1,6 +1,7 @@
 /* peers.c — the peer layer (see peers.h and docs/protocol.md). */
 #include "peers.h"
 
+#include "aria/detector.h"
 #include "aria/transport.h"
 #include "consent.h"
 #include "cpu.h"
@@ -219,15 +220,52 @@ static json_t *list_json(const char *s)
     return a;
 }
 
+/* The NPUs and GPUs the detector plugins see (the CPU is described
+ * apart): [{kind, vendor, name, generation, driver, available, why}]. */
+static json_t *accel_json(const ari_ctx *c)
+{
+    json_t *a = json_array();
+    aria_detect_env env = {.hdr = {sizeof env, 1}, .sysfs_root = "/sys", .dev_root = "/dev",
+                           .proc_root = "/proc"};
+    for (size_t i = 0;; i++) {
+        const ari_iface *f = ari_registry_iface(&c->reg, ARIA_IFACE_DETECTOR, i);
+        if (!f)
+            break;
+        const aria_detector_vt *d = f->vt;
+        aria_device dev[8];
+        size_t n = 0;
+        memset(dev, 0, sizeof dev);
+        for (size_t k = 0; k < 8; k++)
+            dev[k].hdr = (aria_vt_hdr){sizeof dev[k], 1};
+        if (!d->detect || d->detect(f->plugin ? f->plugin->ctx : NULL, &env, dev, 8, &n, NULL) !=
+                              ARIA_OK)
+            continue;
+        for (size_t k = 0; k < n && k < 8; k++) {
+            if (dev[k].kind == ARIA_DEV_CPU)
+                continue;
+            dev[k].vendor[sizeof dev[k].vendor - 1] = dev[k].name[sizeof dev[k].name - 1] = 0;
+            dev[k].generation[sizeof dev[k].generation - 1] = 0;
+            dev[k].driver[sizeof dev[k].driver - 1] = dev[k].why[sizeof dev[k].why - 1] = 0;
+            json_array_append_new(
+                a, json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:s}", "kind",
+                             dev[k].kind == ARIA_DEV_NPU ? "npu" : "gpu", "vendor", dev[k].vendor,
+                             "name", dev[k].name, "generation", dev[k].generation, "driver",
+                             dev[k].driver, "available", (int)dev[k].available, "why",
+                             dev[k].why));
+        }
+    }
+    return a;
+}
+
 static json_t *hw_json(const ari_ctx *c)
 {
     const aria_cpu_info *cpu = &c->cpu;
     char feats[512];
     json_t *isa = list_json(ari_cpu_feature_names(cpu->features, feats, sizeof feats));
-    return json_pack("{s:s,s:s,s:i,s:i,s:I,s:o,s:i}", "cpu_vendor", cpu->vendor, "cpu_model",
+    return json_pack("{s:s,s:s,s:i,s:i,s:I,s:o,s:i,s:o}", "cpu_vendor", cpu->vendor, "cpu_model",
                      cpu->model, "cores", (int)cpu->cores_physical, "threads",
                      (int)cpu->cores_logical, "ram_mb", (json_int_t)(cpu->ram_bytes >> 20), "isa",
-                     isa, "threads_given", (int)c->n_threads);
+                     isa, "threads_given", (int)c->n_threads, "accelerators", accel_json(c));
 }
 
 static json_t *consent_json(const ari_ctx *c)
@@ -1202,6 +1240,12 @@ json_t *ari_peers_json(ari_peers *p)
                          "rtt_us", (int)ci.rtt_us, "bytes_in", (json_int_t)ci.bytes_in,
                          "bytes_out", (json_int_t)ci.bytes_out, "connected_s",
                          (double)(now - pe->t_open) / 1e9, "reputation", rep_of(p, pe->pk)));
+        json_t *me = json_array_get(a, json_array_size(a) - 1), *hw = json_object_get(pe->caps, "hw");
+        json_t *k = json_object_get(pe->caps, "consent");
+        if (me && json_is_object(hw))
+            json_object_set(me, "hw", hw); /* its CPU and accelerators, as its HELLO says */
+        if (me && json_is_object(k))
+            json_object_set(me, "consent", k);
     }
     pthread_mutex_unlock(&p->mu);
     return a;

@@ -23,6 +23,14 @@ NL="--set ledger.enabled=false"
 start A --model "$T/big.gguf" --threads 2 --set consent.cpu_percent=50 $NL
 start B --bootstrap "$WS_A" $NL
 ready B A && ok || bad "B did not reach A"
+get B /peers "$T/peers.json"
+python3 - "$T/peers.json" "$ID_A" <<'PY' && ok || { bad "A's HELLO as B sees it"; cat "$T/peers.json"; }
+import json, sys
+a = [p for p in json.load(open(sys.argv[1]))["data"] if p["id"] == sys.argv[2]][0]
+k, hw = a["consent"], a["hw"]
+assert k["cpu_percent"] == 50 and "utc_offset_min" in k and k["schedule"] == "always", k
+assert isinstance(hw["accelerators"], list) and hw["threads_given"] == 2, hw
+PY
 cpu() { awk '{print $14 + $15}' "/proc/$PID_A/stat"; }
 Q='{"model":"big.gguf","prompt":"hello","max_tokens":48,"temperature":0}'
 post A /v1/completions "$Q" "$T/warm"
