@@ -114,9 +114,10 @@ static int do_verify(led *d)
     aria_ledger_report rep = {.hdr = {sizeof rep, ARIA_LEDGER_VERSION}};
     aria_err e = d->vt->verify(d->l, &rep);
     if (e == ARIA_OK) {
-        printf("%s: %" PRIu64 " records, %" PRIu64 " blocks: every hash, link, signature and "
+        printf("%s: %" PRIu64 " record%s, %" PRIu64 " block%s: every hash, link, signature and "
                "Merkle root verifies\n",
-               d->path, rep.n_records, rep.n_blocks);
+               d->path, rep.n_records, rep.n_records == 1 ? "" : "s", rep.n_blocks,
+               rep.n_blocks == 1 ? "" : "s");
         return 0;
     }
     if (e == ARIA_ERR_SIGNATURE) {
@@ -489,7 +490,7 @@ static int do_stats(led *d, int json)
         return 0;
     }
     printf("ledger      %s\n", d->path);
-    printf("records     %" PRIu64 " in %" PRIu64 " blocks\n", a->records, nb);
+    printf("records     %" PRIu64 " in %" PRIu64 " block%s\n", a->records, nb, nb == 1 ? "" : "s");
     printf("tokens      %" PRIu64 " in, %" PRIu64 " out\n", a->tokens_in, a->tokens_out);
     printf("energy      %.3f J (measured %.3f J, estimated %.3f J); %.1f mJ per inference\n",
            (double)et / 1e3, (double)a->energy[ARIA_ENERGY_MEASURED] / 1e3,
