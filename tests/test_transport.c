@@ -23,6 +23,7 @@
 
 static node_world W;
 static const aria_transport_vt *VT;
+static uint64_t RATE; /* max_bytes_per_sec of the transports make() creates */
 
 /* ---- one side: what its events saw ---------------------------------------- */
 
@@ -117,7 +118,8 @@ static aria_transport *make(side *s, const char *subprotocol, uint32_t ping_ms, 
                              .ping_interval_ms = ping_ms,
                              .dead_after_ms = dead_ms,
                              .redial_min_ms = 100,
-                             .redial_max_ms = 400};
+                             .redial_max_ms = 400,
+                             .max_bytes_per_sec = RATE};
     aria_transport_events ev = {
         .user = s, .on_open = on_open, .on_message = on_message, .on_close = on_close};
     aria_transport *t = NULL;
@@ -293,6 +295,35 @@ static void test_close_drains(void **state)
     pair_close(&p);
 }
 
+/* [consent] max_bandwidth_mbps: what a transport sends stays under its cap
+ * (a token bucket whose burst is a quarter second plus 64 KiB); the bytes
+ * still arrive whole and in order. An upper bound on the rate, so a slow
+ * machine cannot make it fail. */
+static void test_bandwidth_cap(void **state)
+{
+    (void)state;
+    RATE = 8u << 20;
+    pair p;
+    pair_open(&p, 20000, 30000);
+    RATE = 0;
+    const uint32_t n = 1200;
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < n; i++)
+        total += msg_len(i);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    send_seq(&p.a, 0, n);
+    assert_int_equal(wait_for(&p.b, NULL, &p.b.got, n, 60000), n);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_int_equal(p.b.bad, 0);
+    double sec = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    double burst = (double)(8u << 20) / 4 + 65536, least = ((double)total - burst) / (8u << 20);
+    printf("bandwidth cap 8 MiB/s: %.1f MiB in %.2f s (at least %.2f s)\n",
+           (double)total / (1 << 20), sec, least);
+    assert_true(sec >= least * 0.95);
+    pair_close(&p);
+}
+
 /* Traffic in one direction only for longer than dead_after: the pings and
  * the data keep both ends alive (a connection busy receiving was once held
  * dead by a clock read racing the reader). */
@@ -422,6 +453,7 @@ int main(void)
         cmocka_unit_test(test_size_limit),        cmocka_unit_test(test_close_drains),
         cmocka_unit_test(test_busy_is_not_dead),  cmocka_unit_test(test_redial),
         cmocka_unit_test(test_subprotocol_mismatch), cmocka_unit_test(test_bad_urls),
+        cmocka_unit_test(test_bandwidth_cap),
     };
     int failed = 0, ran = 0;
     for (size_t i = 0;; i++) {
