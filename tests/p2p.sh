@@ -14,35 +14,13 @@ ARIA=$1 PLUG=$2 SRC=$3 PROBE=$4
 M="$SRC/../shared/models/stories260K.gguf"
 G="$SRC/../shared/golden/stories260K.greedy-from-bos.200.txt"
 T=$(mktemp -d /tmp/aria-p2p-XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$T"; }
+. "$SRC/tests/lib.sh"
 trap cleanup EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-has() { # file text description
-    if grep -qF -- "$2" "$1"; then ok; else bad "$3: '$2' not in:"; tail -c 3000 "$1" | sed 's/^/    /'; echo; fi
-}
-finish() { echo "$pass passed, $fail failed"; [ "$fail" = 0 ]; exit $?; }
 
 [ -f "$M" ] || { bad "$M missing"; finish; }
 "$ARIA" bench --shape bitnet-large --type TQ2_0 --write "$T/big.gguf" >/dev/null 2>&1 ||
     bad "writing the random bitnet-large model"
 
-# start NAME [args...]: a node whose API and peer ports the log tells
-start() {
-    local n=$1; shift
-    "$ARIA" --plugins "$PLUG" --data-dir "$T/$n" --api 127.0.0.1:0 --listen ws://127.0.0.1:0 \
-        --threads 1 --name "$n" --log-level debug "$@" >"$T/$n.out" 2>"$T/$n.log" &
-    pids+=($!)
-    eval "PID_$n=$!"
-    for _ in $(seq 1 100); do grep -q "node.*ready" "$T/$n.log" && break; sleep 0.1; done
-    eval "API_$n=$(grep -o 'http://127.0.0.1:[0-9]*' "$T/$n.log" | head -1 | sed 's|http://||')"
-    eval "WS_$n=$(grep -o 'listening on ws://127.0.0.1:[0-9]*' "$T/$n.log" | head -1 | sed 's|listening on ||')"
-    eval "ID_$n=$(grep -o 'node id [0-9a-f]*' "$T/$n.log" | head -1 | cut -d' ' -f3)"
-    local ws; eval "ws=\$WS_$n"
-    [ -n "$ws" ] && ok || { bad "node $n did not start"; cat "$T/$n.log"; finish; }
-}
 # ready_peers NODE N: waits until NODE's /peers lists N ready peers
 ready_peers() {
     local api; eval "api=\$API_$1"
