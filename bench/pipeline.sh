@@ -13,7 +13,9 @@
 # ratio to one node, and the overhead per token per hop: (median seconds
 # per token of the pipeline - one node's) / hops, where a pipeline of k
 # stages makes k hops per token (stage to stage, and the last back to the
-# first). Frames are f16 unless ACTIVATIONS=f32.
+# first). Frames are f16 unless ACTIVATIONS=f32. Every node gives peers all
+# its cores ([consent] cpu_percent = 100): stages are peers' work, and the
+# default 50 would run them on half the threads.
 #
 # usage: bench/pipeline.sh [BUILD_DIR] [RUNS] [TOKENS] [SHAPE] [THREADS]
 # (KEEP=1 keeps the nodes' logs and the model in the printed directory)
@@ -45,7 +47,7 @@ start() {
     local n=$1; shift
     "$aria" --plugins "$build/plugins" --data-dir "$T/$n" --api 127.0.0.1:0 --listen ws://127.0.0.1:0 \
         --threads "$threads" --name "$n" --log-level info --model "$M" \
-        --set models.activations="$act" "$@" >/dev/null 2>"$T/$n.log" &
+        --set models.activations="$act" --set consent.cpu_percent=100 "$@" >/dev/null 2>"$T/$n.log" &
     pids+=($!)
     for _ in $(seq 1 200); do grep -q "node.*ready" "$T/$n.log" && break; sleep 0.1; done
     eval "API_$n=$(grep -o 'http://127.0.0.1:[0-9]*' "$T/$n.log" | head -1)"
