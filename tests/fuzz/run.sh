@@ -22,7 +22,8 @@ grep -E "stat::number_of_executed_units|Done" "$out/log" | tail -2
 
 # the peer protocol: frames and messages (seeds: one message of each type)
 clang "${cflags[@]}" -I"$src/core" -I"$src/plugins/transport-ws" "$here/fuzz_proto.c" \
-    "$src/core/proto.c" "$src/core/identity.c" "$src/sdk/src/err.c" \
+    "$src/core/proto.c" "$src/core/identity.c" "$src/core/ledger_json.c" "$src/sdk/src/ledger.c" \
+    "$src/sdk/src/err.c" \
     $(pkg-config --cflags --libs jansson libsodium) -o "$out/fuzz_proto"
 mkdir -p "$out/pcorpus"
 i=0
@@ -32,7 +33,10 @@ for m in '{"type":"hello","body":"{\"proto\":\"2.0\",\"id\":\"00\",\"pk\":\"00\"
          '{"type":"token","rid":"a","text":"x","token":3,"lp":{}}' \
          '{"type":"done","rid":"a","finish":"stop","prompt_tokens":1,"completion_tokens":2}' \
          '{"type":"error","rid":"a","status":429,"message":"m","code":"c"}' \
-         '{"type":"load","active":1,"slots":2,"queue":0}' '{"type":"bye","reason":"r"}'; do
+         '{"type":"load","active":1,"slots":2,"queue":0}' '{"type":"bye","reason":"r"}' \
+         '{"type":"ledger_record","record":{"id":"00000000000000000000000000000000","query_hash":"0000000000000000000000000000000000000000000000000000000000000000","output_hash":"0000000000000000000000000000000000000000000000000000000000000000","model_hash":"0000000000000000000000000000000000000000000000000000000000000000","model_id":"m.gguf","tokens_in":1,"tokens_out":2,"energy_mj":3,"energy_source":"estimated","latency_us":4,"timestamp_ms":5,"seed":"6","stages":[{"node":"0000000000000000000000000000000000000000000000000000000000000000","sig":"00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000","first":0,"end":5}]}}' \
+         '{"type":"block_header","block":{"height":1,"first_seq":1,"last_seq":4,"prev_hash":"0000000000000000000000000000000000000000000000000000000000000000","merkle_root":"0000000000000000000000000000000000000000000000000000000000000000","hash":"0000000000000000000000000000000000000000000000000000000000000000","sealer":"0000000000000000000000000000000000000000000000000000000000000000","sig":"00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000","timestamp_ms":5}}' \
+         '{"type":"ledger_replay","id":"00000000000000000000000000000000","prompt":[1,2],"max_tokens":2,"sampling":{"seed":"0"}}'; do
     i=$((i + 1))
     printf '%s' "$m" >"$out/pcorpus/msg$i"
     python3 -c 'import sys,struct; d=sys.argv[1].encode(); sys.stdout.buffer.write(bytes([0,0,0,0])+struct.pack("<I",len(d))+d)' "$m" >"$out/pcorpus/frame$i"
