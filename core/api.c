@@ -565,6 +565,13 @@ static void run_generation(job *j)
     pthread_mutex_unlock(&a->mu);
 }
 
+/* The generation stopped because its client (or the peer it ran for) left. */
+static int client_cancelled(const job *j)
+{
+    int gone = j->sink ? *j->sink->cancel : j->r->cancel;
+    return j->res.finish == ARIA_FINISH_CANCELLED && gone;
+}
+
 static aria_err pipe_sign(void *user, uint32_t stage, const aria_ledger_record *r,
                           uint8_t sig[ARIA_SIG_BYTES], aria_msg *why)
 {
@@ -576,8 +583,7 @@ static aria_err pipe_sign(void *user, uint32_t stage, const aria_ledger_record *
 static void ledger_record(job *j)
 {
     ari_api *a = j->api;
-    int cancelled = j->sink ? *j->sink->cancel : j->r->cancel;
-    if (!a->prov || j->gen_err != ARIA_OK || (j->res.finish == ARIA_FINISH_CANCELLED && cancelled))
+    if (!a->prov || j->gen_err != ARIA_OK || client_cancelled(j))
         return;
     const ari_model_desc *d = ari_service_desc(a->svc, (size_t)j->mi);
     if (!d)
@@ -676,10 +682,9 @@ static void release_local(job *j)
 static void record(job *j)
 {
     int kind = -1;
-    int cancelled = j->sink ? *j->sink->cancel : j->r->cancel;
     if (j->gen_err != ARIA_OK)
         kind = ARI_EK_INTERNAL;
-    else if (j->res.finish == ARIA_FINISH_CANCELLED && cancelled)
+    else if (client_cancelled(j))
         kind = ARI_EK_CANCELLED;
     ari_service_record(j->api->svc, (size_t)j->mi, kind, j->res.n_prompt, j->res.n_generated,
                        (double)j->res.prompt_ns / 1e9, (double)j->res.gen_ns / 1e9);

@@ -534,7 +534,9 @@ static void *checker_main(void *arg)
             char idh[33];
             ari_hex(sp.r.id, sizeof sp.r.id, idh);
             aria_msg why = {{0}};
-            int stored = 0;
+            pthread_mutex_lock(&p->mu);
+            struct ari_peers *peers = p->peers;
+            pthread_mutex_unlock(&p->mu);
             /* the work of every other stage is what was checked */
             for (uint32_t i = 0; i < sp.r.n_stages; i++) {
                 const uint8_t *pk = sp.r.stages[i].node_pubkey;
@@ -542,13 +544,12 @@ static void *checker_main(void *arg)
                     continue;
                 memcpy(c.peer_pubkey, pk, ARIA_PUBKEY_BYTES);
                 memset(c.validator_pubkey, 0, sizeof c.validator_pubkey);
-                if (ARIA_HAS(p->vt, aria_ledger_vt, add_check) && p->vt->add_check &&
-                    p->vt->add_check(p->l, &c, &why) == ARIA_OK)
-                    stored++;
-                else if (why.text[0])
+                if ((!ARIA_HAS(p->vt, aria_ledger_vt, add_check) || !p->vt->add_check ||
+                     p->vt->add_check(p->l, &c, &why) != ARIA_OK) &&
+                    why.text[0])
                     ari_warn("ledger", "cannot store the spot-check of %s: %s", idh, why.text);
-                if (p->peers)
-                    ari_peers_rate(p->peers, pk, (int)c.passed);
+                if (peers)
+                    ari_peers_rate(peers, pk, (int)c.passed);
             }
             pthread_mutex_lock(&p->mu);
             p->st.checks++;
@@ -561,7 +562,6 @@ static void *checker_main(void *arg)
                 ari_warn("ledger", "spot-check of %s (%s, %u tokens, peer %.12s): FAILED, the "
                          "re-run's output differs; the peer's reputation drops", idh,
                          sp.r.model_id, sp.r.tokens_out, sp.peer);
-            (void)stored;
         }
         pthread_mutex_lock(&p->mu);
     }
