@@ -7,9 +7,16 @@
 #include <dlfcn.h>
 #include <string.h>
 
+/* S: struct { int64_t; void *; } by value (OpenVINO's ov_shape_t). libffi
+ * fills in its size and alignment when a call interface first uses it. */
+static ffi_type *npu_ffi_s_elems[] = {&ffi_type_sint64, &ffi_type_pointer, NULL};
+static ffi_type npu_ffi_s = {.size = 0, .alignment = 0, .type = FFI_TYPE_STRUCT,
+                             .elements = npu_ffi_s_elems};
+
 static ffi_type *ffi_type_of(char c)
 {
     switch (c) {
+    case 'S': return &npu_ffi_s;
     case 'i': return &ffi_type_sint32;
     case 'u': return &ffi_type_uint32;
     case 'I': return &ffi_type_sint64;
@@ -30,7 +37,7 @@ aria_err npu_ffi_prep(npu_ffi_fn *f, const char *name, void *addr, const char *s
     if (!addr)
         return aria_fail(why, ARIA_ERR_INVALID, "%s: no address to call", name);
     const char *s = sig;
-    ffi_type *rtype = *s == 'v' ? &ffi_type_void : ffi_type_of(*s);
+    ffi_type *rtype = *s == 'v' ? &ffi_type_void : *s == 'S' ? NULL : ffi_type_of(*s);
     if (!rtype || s[1] != '(')
         return aria_fail(why, ARIA_ERR_INVALID, "%s: bad signature '%s'", name, sig);
     f->ret = *s;

@@ -20,6 +20,8 @@
  *   u  uint32_t                I  int64_t
  *   U  uint64_t                z  size_t
  *   p  any object pointer (including char *, T **, handles)
+ *   S  struct { int64_t; void *; } by value (OpenVINO's ov_shape_t); not
+ *      a return type
  *
  *   "i(pp)"      ov_status_e f(const ov_core_t *, ov_available_devices_t *)
  *   "v(p)"       void f(ov_core_t *)

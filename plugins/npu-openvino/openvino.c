@@ -7,21 +7,30 @@
  * added from the plugin's context, which init filled by loading the runtime
  * (ov_runtime.c); detect itself never loads anything.
  *
- * The backend claims no model: it loads the runtime and sees the NPU, but
- * compiling a model for it is not implemented, and its probe says so (or
- * says why the runtime is missing) instead of pretending. */
+ * The backend is the shared runtime (aria/rt.h) with the forward pass on
+ * OpenVINO: at load the model becomes an IR graph (ov_ir.c) compiled for
+ * the NPU (or the configured device); each session is an inference request
+ * with its KV cache bound as input tensors. Without the runtime, its
+ * compile entry points or the device, probe says which is missing. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* dladdr, readlink, strnlen: also when built out of tree */
 #endif
 #include <aria/aria.h>
 
+#include "ov_ir.h"
 #include "ov_runtime.h"
 #include "sysfs.h"
+
+#include <aria/llm.h>
+#include <aria/rt.h>
+
+#include <math.h>
 
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define OVP_NAME            "npu-openvino"
 #define OVP_SECTION         "plugin." OVP_NAME
@@ -29,10 +38,25 @@
 #define OVP_INTEL_VENDOR    0x8086
 #define OVP_DRIVER          "intel_vpu"
 #define OVP_MAX_ACCEL       32
+#define OVP_SCORE           50 /* above gguf on the CPU, below bitnet's own formats */
+#define OVP_DEFAULT_CTX     2048
+
+static double npu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 typedef struct ovp_ctx {
+    aria_rt art; /* first: the backend's slots take the context as an aria_rt */
+    aria_rt_accel accel;
     const aria_host *host;
     ovr_runtime rt;
+    char device[32];     /* [plugin.npu-openvino] device */
+    char precision[16];  /* precision: INFERENCE_PRECISION_HINT, "" none */
+    char dump_ir[512];   /* dump_ir: where to write the graph, "" nowhere */
+    uint32_t max_ctx;    /* context: positions the graph holds at most */
 } ovp_ctx;
 
 /* PCI device ids of the Linux intel_vpu driver (drivers/accel/ivpu/ivpu_drv.h)
@@ -237,97 +261,280 @@ static const aria_detector_vt ovp_detector = {
     .detect = ovp_detect,
 };
 
-/* The backend: what it can say today is why it takes no model. */
-static aria_err ovp_unavailable(const ovp_ctx *c, aria_msg *why)
+/* ---- the backend ------------------------------------------------------------ */
+
+/* The device models compile for: the configured one, or the NPU the
+ * runtime lists. Fails with why it cannot compile at all. */
+static aria_err ovp_device(const ovp_ctx *c, const char **dev, aria_msg *why)
 {
     if (!c)
         return aria_fail(why, ARIA_ERR_UNAVAILABLE, "plugin not initialized");
     const ovr_info *rt = &c->rt.info;
+    if (strcmp(c->device, "none") == 0)
+        return aria_fail(why, ARIA_ERR_UNAVAILABLE, "[%s] device = none", OVP_SECTION);
     if (!rt->loaded)
         return aria_fail(why, ARIA_ERR_UNAVAILABLE, "OpenVINO runtime not loaded: %s", rt->why);
     char ver[48];
     ovr_short_version(rt, ver, sizeof ver);
-    if (!rt->has_npu)
-        return aria_fail(why, ARIA_ERR_UNAVAILABLE, "OpenVINO %s lists no NPU device", ver);
-    return aria_fail(why, ARIA_ERR_UNSUPPORTED,
-                     "OpenVINO %s sees NPU '%s', but compiling models for the NPU is not "
-                     "implemented yet",
-                     ver, rt->npu_name);
+    if (!rt->can_compile)
+        return aria_fail(why, ARIA_ERR_UNAVAILABLE, "OpenVINO %s cannot compile: %s", ver,
+                         rt->compile_why);
+    if (strcmp(c->device, "NPU") == 0) {
+        if (!rt->has_npu)
+            return aria_fail(why, ARIA_ERR_UNAVAILABLE, "OpenVINO %s lists no NPU device", ver);
+        *dev = rt->npu_device;
+        return ARIA_OK;
+    }
+    for (size_t i = 0; i < rt->n_devices; i++)
+        if (strcmp(rt->devices[i], c->device) == 0) {
+            *dev = rt->devices[i];
+            return ARIA_OK;
+        }
+    return aria_fail(why, ARIA_ERR_UNAVAILABLE, "OpenVINO %s lists no device '%s' ([%s] device)",
+                     ver, c->device, OVP_SECTION);
 }
 
 static aria_err ovp_probe(void *ctx, const char *path, aria_probe *out, aria_msg *why)
 {
-    (void)path;
+    const ovp_ctx *c = ctx;
+    const char *dev = NULL;
     memset((char *)out + sizeof out->hdr, 0, sizeof *out - sizeof out->hdr);
-    out->score = 0;
-    return ovp_unavailable(ctx, why);
+    aria_err e = ovp_device(c, &dev, why);
+    if (e != ARIA_OK)
+        return e;
+    int ternary = 0;
+    if ((e = aria_rt_inspect(path, out, &ternary, why)) != ARIA_OK) {
+        out->score = 0;
+        return e;
+    }
+    if (ternary) {
+        out->score = 0;
+        return aria_fail(why, ARIA_ERR_UNSUPPORTED,
+                         "ternary weights stay on the CPU: the NPU graph would hold them as f16");
+    }
+    out->score = OVP_SCORE;
+    out->tiers = ARIA_TIER_QUALITY | ARIA_TIER_SPECIALIST;
+    return ARIA_OK;
 }
 
+/* A model compiled for the device. */
+typedef struct ovp_model {
+    ovp_ctx *c;
+    ovir ir;
+    ovr_compiled *cm;
+    char device[32];
+} ovp_model;
+
+/* A session: its inference request and the KV cache it feeds in. */
+typedef struct ovp_sess {
+    ovp_model *pm;
+    ovr_request *req;
+    uint32_t C, L, Hkv, hd, V;
+    int64_t token, pos;
+    float *mask; /* [C + 1] */
+    float *kv;   /* [L][2][Hkv][C][hd] */
+    const float *logits;
+    const float **present; /* [L][2] -> [Hkv][hd] */
+} ovp_sess;
+
+static void ovp_sess_free(void *user)
+{
+    ovp_sess *s = user;
+    if (!s)
+        return;
+    ovr_request_free(s->req);
+    free(s->mask);
+    free(s->kv);
+    free(s->present);
+    free(s);
+}
+
+static aria_err ovp_step(void *user, int32_t token, uint32_t pos, float *logits, aria_msg *why)
+{
+    ovp_sess *s = user;
+    if (pos >= s->C)
+        return aria_fail(why, ARIA_ERR_CONTEXT, "position %u: the NPU graph holds %u", pos, s->C);
+    s->token = token;
+    s->pos = pos;
+    for (uint32_t j = 0; j < s->C; j++)
+        s->mask[j] = j < pos ? 0.0f : -INFINITY;
+    s->mask[s->C] = 0.0f;
+    aria_err e = ovr_request_infer(s->req, why);
+    if (e != ARIA_OK)
+        return e;
+    memcpy(logits, s->logits, (size_t)s->V * sizeof *logits);
+    const size_t hd = s->hd, plane = (size_t)s->C * hd;
+    for (uint32_t l = 0; l < s->L; l++)
+        for (int kv = 0; kv < 2; kv++) {
+            float *dst = s->kv + ((size_t)l * 2 + (size_t)kv) * s->Hkv * plane;
+            const float *src = s->present[2 * l + (size_t)kv];
+            for (uint32_t h = 0; h < s->Hkv; h++)
+                memcpy(dst + h * plane + (size_t)pos * hd, src + h * hd, hd * sizeof(float));
+        }
+    return ARIA_OK;
+}
+
+static aria_err ovp_session(void *state, uint32_t n_ctx, aria_llm_exec *out, aria_msg *why)
+{
+    ovp_model *pm = state;
+    const ovir *ir = &pm->ir;
+    (void)n_ctx; /* positions past it are refused by the context; the graph holds ir->n_ctx */
+    ovp_sess *s = calloc(1, sizeof *s);
+    if (!s)
+        return aria_fail(why, ARIA_ERR_NOMEM, "out of memory");
+    s->pm = pm;
+    s->C = ir->n_ctx;
+    s->L = ir->n_layers;
+    s->Hkv = ir->n_kv_heads;
+    s->hd = ir->head_dim;
+    s->V = ir->n_vocab;
+    const size_t plane = (size_t)s->Hkv * s->C * s->hd;
+    s->mask = calloc((size_t)s->C + 1, sizeof *s->mask);
+    s->kv = calloc((size_t)s->L * 2 * plane, sizeof *s->kv);
+    s->present = calloc((size_t)s->L * 2, sizeof *s->present);
+    aria_err e = ARIA_OK;
+    if (!s->mask || !s->kv || !s->present) {
+        e = aria_fail(why, ARIA_ERR_NOMEM, "out of memory for a KV cache of %u positions", s->C);
+        goto fail;
+    }
+    if ((e = ovr_request_new(pm->cm, &s->req, why)) != ARIA_OK)
+        goto fail;
+    const int64_t one[1] = {1}, md[2] = {1, (int64_t)s->C + 1};
+    const int64_t pd[3] = {s->Hkv, s->C, s->hd};
+    if ((e = ovr_request_bind(s->req, "input_ids", OVR_I64, 1, one, &s->token, why)) ||
+        (e = ovr_request_bind(s->req, "position", OVR_I64, 1, one, &s->pos, why)) ||
+        (e = ovr_request_bind(s->req, "attention_mask", OVR_F32, 2, md, s->mask, why)))
+        goto fail;
+    void *p;
+    if ((e = ovr_request_output(s->req, "logits", (size_t)s->V * sizeof(float), &p, why)))
+        goto fail;
+    s->logits = p;
+    char nm[48];
+    static const char *const names[2][2] = {{"past_key", "past_value"},
+                                            {"present_key", "present_value"}};
+    for (uint32_t l = 0; l < s->L; l++)
+        for (int kv = 0; kv < 2; kv++) {
+            ovir_name(nm, sizeof nm, names[0][kv], l);
+            if ((e = ovr_request_bind(s->req, nm, OVR_F32, 3, pd,
+                                      s->kv + ((size_t)l * 2 + (size_t)kv) * plane, why)))
+                goto fail;
+            ovir_name(nm, sizeof nm, names[1][kv], l);
+            if ((e = ovr_request_output(s->req, nm, (size_t)s->Hkv * s->hd * sizeof(float), &p,
+                                        why)))
+                goto fail;
+            s->present[2 * l + (size_t)kv] = p;
+        }
+    *out = (aria_llm_exec){.step = ovp_step, .free = ovp_sess_free, .user = s};
+    return ARIA_OK;
+fail:
+    ovp_sess_free(s);
+    return e;
+}
+
+static void ovp_model_close(void *state)
+{
+    ovp_model *pm = state;
+    if (!pm)
+        return;
+    ovr_compiled_free(pm->cm);
+    ovir_free(&pm->ir);
+    free(pm);
+}
+
+/* [plugin.npu-openvino] dump_ir = prefix: the graph as prefix.xml and
+ * prefix.bin, for OpenVINO's own tools (benchmark_app -m prefix.xml). */
+static void ovp_dump(const ovp_ctx *c, const ovir *ir, const char *prefix)
+{
+    const char *ext[2] = {".xml", ".bin"};
+    const void *data[2] = {ir->xml, ir->blob};
+    size_t len[2] = {ir->xml_len, ir->blob_len};
+    for (int i = 0; i < 2; i++) {
+        char path[1024];
+        if (npu_fmt(path, sizeof path, "%s%s", prefix, ext[i]) != 0)
+            return;
+        FILE *f = fopen(path, "wb");
+        int ok = f && fwrite(data[i], 1, len[i], f) == len[i];
+        if (f && fclose(f) != 0)
+            ok = 0;
+        c->host->log(ok ? ARIA_LOG_INFO : ARIA_LOG_WARN, OVP_NAME, "%s %s", ok ? "wrote" : "cannot write",
+                     path);
+    }
+}
+
+static aria_err ovp_open(void *user, const aria_llm *m, uint32_t *n_ctx, void **state,
+                         aria_msg *why)
+{
+    ovp_ctx *c = user;
+    *state = NULL;
+    const char *dev = NULL;
+    aria_err e = ovp_device(c, &dev, why);
+    if (e != ARIA_OK)
+        return e;
+    if (*n_ctx > c->max_ctx)
+        *n_ctx = c->max_ctx;
+    ovp_model *pm = calloc(1, sizeof *pm);
+    if (!pm)
+        return aria_fail(why, ARIA_ERR_NOMEM, "out of memory");
+    pm->c = c;
+    npu_copy(pm->device, sizeof pm->device, dev);
+    double t0 = npu_now();
+    if ((e = ovir_build(m, *n_ctx, &pm->ir, why)) != ARIA_OK)
+        goto fail;
+    double t1 = npu_now();
+    c->host->log(ARIA_LOG_INFO, OVP_NAME,
+                 "graph of %zu operations for %u positions, %.1f MB of constants (%.2f s); "
+                 "compiling for %s",
+                 pm->ir.n_ops, pm->ir.n_ctx, (double)pm->ir.blob_len / 1e6, t1 - t0, dev);
+    if (c->dump_ir[0])
+        ovp_dump(c, &pm->ir, c->dump_ir);
+    if ((e = ovr_compile(&c->rt, pm->ir.xml, pm->ir.xml_len, pm->ir.blob, pm->ir.blob_len, dev,
+                         c->precision[0] ? c->precision : NULL, &pm->cm, why)) != ARIA_OK)
+        goto fail;
+    c->host->log(ARIA_LOG_INFO, OVP_NAME, "compiled for %s in %.2f s", dev, npu_now() - t1);
+    *state = pm;
+    return ARIA_OK;
+fail:
+    ovp_model_close(pm);
+    return e;
+}
+
+/* The device first: without it, load refuses with probe's reason before
+ * reading the file. */
 static aria_err ovp_load(void *ctx, const aria_load_params *p, aria_model **out, aria_msg *why)
 {
-    (void)p;
+    const char *dev = NULL;
     *out = NULL;
-    return ovp_unavailable(ctx, why);
-}
-
-/* No model is ever made, so no slot below is reached with a handle. */
-static void ovp_unload(aria_model *m)
-{
-    (void)m;
-}
-static aria_err ovp_model_info(aria_model *m, aria_model_info *out)
-{
-    (void)m;
-    (void)out;
-    return ARIA_ERR_INVALID;
-}
-static aria_err ovp_session_new(aria_model *m, const aria_session_params *p, aria_session **out,
-                                aria_msg *why)
-{
-    (void)m;
-    (void)p;
-    *out = NULL;
-    return aria_fail(why, ARIA_ERR_INVALID, "no model");
-}
-static void ovp_session_free(aria_session *s)
-{
-    (void)s;
-}
-static uint32_t ovp_session_pos(aria_session *s)
-{
-    (void)s;
-    return 0;
-}
-static aria_err ovp_session_truncate(aria_session *s, uint32_t n)
-{
-    (void)s;
-    (void)n;
-    return ARIA_ERR_INVALID;
-}
-static aria_err ovp_forward(aria_session *s, const aria_batch *in, aria_forward_out *out,
-                            aria_msg *why)
-{
-    (void)s;
-    (void)in;
-    (void)out;
-    return aria_fail(why, ARIA_ERR_INVALID, "no model");
+    aria_err e = ovp_device(ctx, &dev, why);
+    return e != ARIA_OK ? e : aria_rt_load(ctx, p, out, why);
 }
 
 static const aria_backend_vt ovp_backend = {
     .hdr = {sizeof(aria_backend_vt), ARIA_BACKEND_VERSION},
     .name = "openvino",
-    .tiers = ARIA_TIER_NONE,
-    .formats = "",
+    .tiers = ARIA_TIER_QUALITY | ARIA_TIER_SPECIALIST,
+    .formats = "F32,F16,BF16,Q8_0,Q4_0,Q4_K,Q5_K,Q6_K",
     .probe = ovp_probe,
     .load = ovp_load,
-    .unload = ovp_unload,
-    .model_info = ovp_model_info,
-    .session_new = ovp_session_new,
-    .session_free = ovp_session_free,
-    .session_pos = ovp_session_pos,
-    .session_truncate = ovp_session_truncate,
-    .forward = ovp_forward,
+    .unload = aria_rt_unload,
+    .model_info = aria_rt_model_info,
+    .session_new = aria_rt_session_new,
+    .session_free = aria_rt_session_free,
+    .session_pos = aria_rt_session_pos,
+    .session_truncate = aria_rt_session_truncate,
+    .tokenize = aria_rt_tokenize,
+    .token_piece = aria_rt_token_piece,
+    .chat_format = aria_rt_chat_format,
+    .forward = aria_rt_forward,
+    .sample = aria_rt_sample,
+    .generate = aria_rt_generate,
 };
+
+/* A config value, or def when unset or empty (the core checked its type). */
+static const char *ovp_cfg_str(const aria_host *host, const char *key, const char *def)
+{
+    const char *v = host->config_get ? host->config_get(OVP_SECTION, key) : NULL;
+    return v && v[0] ? v : def;
+}
 
 static aria_err ovp_init(const aria_host *host, void **ctx, aria_msg *why)
 {
@@ -335,9 +542,17 @@ static aria_err ovp_init(const aria_host *host, void **ctx, aria_msg *why)
     if (!c)
         return aria_fail(why, ARIA_ERR_NOMEM, "out of memory");
     c->host = host;
-    const char *lib = host->config_get ? host->config_get(OVP_SECTION, "runtime") : NULL;
-    if (!lib || !lib[0])
-        lib = OVP_DEFAULT_RUNTIME;
+    c->art = (aria_rt){.host = host, .name = "openvino", .tiers = ovp_backend.tiers,
+                       .accel = &c->accel};
+    c->accel = (aria_rt_accel){.user = c, .open = ovp_open, .close = ovp_model_close,
+                               .session = ovp_session};
+    const char *lib = ovp_cfg_str(host, "runtime", OVP_DEFAULT_RUNTIME);
+    npu_copy(c->device, sizeof c->device, ovp_cfg_str(host, "device", "NPU"));
+    npu_copy(c->precision, sizeof c->precision, ovp_cfg_str(host, "precision", ""));
+    npu_copy(c->dump_ir, sizeof c->dump_ir, ovp_cfg_str(host, "dump_ir", ""));
+    c->max_ctx = (uint32_t)strtoul(ovp_cfg_str(host, "context", "2048"), NULL, 10);
+    if (c->max_ctx == 0)
+        c->max_ctx = OVP_DEFAULT_CTX;
     /* A missing runtime is the usual case, not an error: the plugin stays,
      * and its detector and probe say what is missing. */
     aria_msg m = {{0}};
@@ -382,6 +597,26 @@ static const aria_cfg_key ovp_cfg[] = {
      .type = ARIA_CFG_STRING,
      .def = OVP_DEFAULT_RUNTIME,
      .help = "OpenVINO C runtime to load: a path, or a file name for the loader's search path"},
+    {.key = "device",
+     .type = ARIA_CFG_STRING,
+     .def = "NPU",
+     .help = "OpenVINO device models compile for: NPU (the NPU the runtime lists), another "
+             "device it lists (CPU, GPU.0), or none to load no model"},
+    {.key = "context",
+     .type = ARIA_CFG_INT,
+     .def = "2048",
+     .min = 16,
+     .max = 65536,
+     .help = "positions a compiled model holds at most (its shapes are static: every token "
+             "attends over all of them, masked)"},
+    {.key = "precision",
+     .type = ARIA_CFG_STRING,
+     .def = "",
+     .help = "INFERENCE_PRECISION_HINT to compile with (f16, f32); empty: the device's default"},
+    {.key = "dump_ir",
+     .type = ARIA_CFG_STRING,
+     .def = "",
+     .help = "write each compiled graph to PREFIX.xml and PREFIX.bin, for OpenVINO's tools"},
 };
 
 static const aria_plugin_desc ovp_desc = {

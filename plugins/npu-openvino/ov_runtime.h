@@ -2,10 +2,10 @@
  * time and called through libffi, so that the plugin builds without the
  * OpenVINO SDK.
  *
- * What it does today: loads the library, resolves the entry points it needs
- * by name, reads the runtime's version, lists the devices the runtime sees,
- * and reads the NPU's full name, architecture and driver version. It does
- * not read or compile models (see docs/npu.md). */
+ * It loads the library, resolves the entry points it needs by name, reads
+ * the runtime's version, lists the devices the runtime sees, reads the
+ * NPU's full name, architecture and driver version; and it compiles models
+ * from IR in memory and runs inference requests on them. */
 #ifndef OVR_RUNTIME_H
 #define OVR_RUNTIME_H
 
@@ -30,10 +30,13 @@ typedef struct ovr_info {
     char npu_name[96];   /* its FULL_DEVICE_NAME */
     char npu_arch[32];   /* DEVICE_ARCHITECTURE; "" when not given */
     char npu_driver[32]; /* NPU_DRIVER_VERSION; "" when not given */
+    int can_compile;     /* every entry point of compiling and inference found */
+    char compile_why[ARIA_MSG_MAX]; /* !can_compile (and loaded): the one missing */
 } ovr_info;
 
 typedef struct ovr_runtime {
     void *dl; /* the library, open while the plugin lives; NULL when !info.loaded */
+    struct ovr_fns *fns; /* the bound entry points, while loaded */
     ovr_info info;
 } ovr_runtime;
 
@@ -47,6 +50,41 @@ aria_err ovr_open(ovr_runtime *rt, const char *lib, aria_msg *why);
 
 /* Closes what ovr_open opened. */
 void ovr_close(ovr_runtime *rt);
+
+/* A model compiled for a device. */
+typedef struct ovr_compiled ovr_compiled;
+
+/* Reads the IR (xml, and blob: the bytes every Const's offset counts in,
+ * which must outlive the compiled model: OpenVINO shares it) and compiles
+ * it for device ("NPU", "CPU", ...). precision (may be NULL) is passed as
+ * INFERENCE_PRECISION_HINT ("f16", "f32"). Blocks, for minutes on a large
+ * model. Thread-safe. */
+aria_err ovr_compile(ovr_runtime *rt, const char *xml, size_t xml_len, void *blob,
+                     size_t blob_len, const char *device, const char *precision,
+                     ovr_compiled **out, aria_msg *why);
+void ovr_compiled_free(ovr_compiled *c);
+
+/* An inference request: one per session, used by one thread at a time. */
+typedef struct ovr_request ovr_request;
+
+aria_err ovr_request_new(ovr_compiled *c, ovr_request **out, aria_msg *why);
+void ovr_request_free(ovr_request *r);
+
+enum { OVR_F32 = 0, OVR_I64 = 1 };
+
+/* Binds the caller's memory (which must outlive the request) as the input
+ * tensor called name, of type OVR_F32 or OVR_I64 and the given shape; the
+ * runtime reads it at every infer. */
+aria_err ovr_request_bind(ovr_request *r, const char *name, int type, int rank,
+                          const int64_t *dims, void *data, aria_msg *why);
+
+/* Where the output tensor called name lands (the request's memory, stable
+ * while it lives); fails unless it holds exactly bytes bytes. */
+aria_err ovr_request_output(ovr_request *r, const char *name, size_t bytes, void **data,
+                            aria_msg *why);
+
+/* Runs the request. Blocks. */
+aria_err ovr_request_infer(ovr_request *r, aria_msg *why);
 
 /* The version without its build suffix ("2024.4.0" of
  * "2024.4.0-16579-c3152d32c9c-releases/2024/4"), into buf. */

@@ -198,7 +198,7 @@ static aria_err mat(loader *L, const char *name, uint32_t rows, uint32_t cols, i
             w->act = kv->act_type(t->type);
         }
     }
-    if (!w->kv)
+    if (!w->kv && !L->o->no_kernels)
         return aria_fail(L->why, ARIA_ERR_UNSUPPORTED, "tensor '%s' has type %s, which no loaded "
                          "kernel variant handles (is the kernels plugin installed?)", name,
                          aria_type_info_get(t->type)->name);
@@ -353,6 +353,7 @@ struct aria_llm_ctx {
     float *logits;            /* [MAX_BATCH][V] */
     uint32_t n_logits;
     const volatile int *cancel;
+    aria_llm_exec exec; /* exec.step set: forward runs there */
 };
 
 uint64_t aria_llm_kv_bytes_per_pos(const aria_llm *m)
@@ -365,6 +366,8 @@ void aria_llm_ctx_free(aria_llm_ctx *c)
 {
     if (!c)
         return;
+    if (c->exec.free)
+        c->exec.free(c->exec.user);
     free(c->k);
     free(c->v);
     free(c->x);
@@ -444,6 +447,63 @@ aria_err aria_llm_ctx_new(const aria_llm *m, uint32_t n_ctx, aria_pool *pool, ar
                          n_ctx);
     }
     *out = c;
+    return ARIA_OK;
+}
+
+aria_err aria_llm_ctx_new_exec(const aria_llm *m, uint32_t n_ctx, const aria_llm_exec *x,
+                               aria_llm_ctx **out, aria_msg *why)
+{
+    *out = NULL;
+    aria_llm_ctx *c = NULL;
+    aria_err e = ARIA_OK;
+    if (!x || !x->step)
+        e = aria_fail(why, ARIA_ERR_INVALID, "no executor");
+    else if (m->layer_first != 0 || m->layer_end != m->hp.n_layer)
+        e = aria_fail(why, ARIA_ERR_UNSUPPORTED,
+                      "an executor runs whole models, not layers %u-%u of %u", m->layer_first,
+                      m->layer_end - 1, m->hp.n_layer);
+    else if (n_ctx == 0 || n_ctx > 1u << 20)
+        e = aria_fail(why, ARIA_ERR_RANGE, "context length %u out of range", n_ctx);
+    else if (!(c = calloc(1, sizeof *c)) ||
+             !(c->logits = malloc((size_t)MAX_BATCH * m->hp.n_vocab * sizeof(float))))
+        e = aria_fail(why, ARIA_ERR_NOMEM, "out of memory");
+    if (e != ARIA_OK) {
+        if (x && x->free)
+            x->free(x->user);
+        if (c)
+            free(c);
+        return e;
+    }
+    c->m = m;
+    c->n_ctx = n_ctx;
+    c->exec = *x;
+    *out = c;
+    return ARIA_OK;
+}
+
+/* forward on the executor: one position at a time. */
+static aria_err exec_forward(aria_llm_ctx *c, const int32_t *tokens, uint32_t n, int logits_all,
+                             aria_msg *why)
+{
+    const uint32_t V = c->m->hp.n_vocab;
+    if (!tokens)
+        return aria_fail(why, ARIA_ERR_INVALID, "a whole model takes tokens");
+    for (uint32_t t = 0; t < n; t++) {
+        if (c->cancel && __atomic_load_n(c->cancel, __ATOMIC_RELAXED))
+            return aria_fail(why, ARIA_ERR_CANCELLED, "cancelled");
+        if (tokens[t] < 0 || (uint32_t)tokens[t] >= V)
+            return aria_fail(why, ARIA_ERR_RANGE, "token %d is outside the vocabulary of %u",
+                             tokens[t], V);
+        /* logits_all keeps every position's row (n <= MAX_BATCH then); else
+         * row 0 is rewritten and holds the last. */
+        float *lg = c->logits + (logits_all ? (size_t)t * V : 0);
+        c->n_logits = 0;
+        aria_err e = c->exec.step(c->exec.user, tokens[t], c->pos, lg, why);
+        if (e != ARIA_OK)
+            return e;
+        c->pos++;
+        c->n_logits = logits_all ? t + 1 : 1;
+    }
     return ARIA_OK;
 }
 
@@ -718,6 +778,8 @@ aria_err aria_llm_forward(aria_llm_ctx *c, const int32_t *tokens, const float *e
     if (logits_all && n > MAX_BATCH && m->layer_end == m->hp.n_layer)
         return aria_fail(why, ARIA_ERR_RANGE, "logits of every position are kept for at most %d "
                          "positions per call", MAX_BATCH);
+    if (c->exec.step)
+        return exec_forward(c, tokens, n, logits_all, why);
     const uint32_t d = m->hp.n_embd;
     for (uint32_t done = 0; done < n;) {
         if (c->cancel && __atomic_load_n(c->cancel, __ATOMIC_RELAXED))

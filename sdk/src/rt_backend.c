@@ -24,6 +24,7 @@ struct aria_model {
     aria_pool *pool;
     pthread_mutex_t mu;  /* one forward at a time on the pool */
     uint32_t n_ctx;
+    void *accel; /* rt->accel's state for this model, or NULL */
     char id[128];
     char name[96];
 };
@@ -101,7 +102,7 @@ aria_err aria_rt_load(void *ctx, const aria_load_params *p, aria_model **out, ar
     m->rt = rt;
     kernel_host = rt->host;
     aria_llm_opts o = {.layer_first = p->layer_first, .layer_end = p->layer_end,
-                       .kernels = kernels_of};
+                       .kernels = rt->accel ? NULL : kernels_of, .no_kernels = rt->accel != NULL};
     aria_err e = aria_llm_load(p->path, &o, &m->llm, why);
     if (e != ARIA_OK) {
         free(m);
@@ -118,6 +119,12 @@ aria_err aria_rt_load(void *ctx, const aria_load_params *p, aria_model **out, ar
     m->n_ctx = p->n_ctx ? p->n_ctx : m->llm->hp.n_ctx_train;
     if (!p->n_ctx && m->n_ctx > DEFAULT_CTX)
         m->n_ctx = DEFAULT_CTX;
+    if (rt->accel && (e = rt->accel->open(rt->accel->user, m->llm, &m->n_ctx, &m->accel, why)) !=
+                         ARIA_OK) {
+        pthread_mutex_destroy(&m->mu);
+        aria_pool_free(m->pool);
+        goto fail;
+    }
     const char *base = strrchr(p->path, '/');
     snprintf(m->id, sizeof m->id, "%s", p->model_id ? p->model_id : base ? base + 1 : p->path);
     aria_gguf_str nm;
@@ -140,6 +147,8 @@ void aria_rt_unload(aria_model *m)
 {
     if (!m)
         return;
+    if (m->accel)
+        m->rt->accel->close(m->accel);
     aria_pool_free(m->pool);
     pthread_mutex_destroy(&m->mu);
     aria_tok_free(m->tok);
@@ -184,7 +193,17 @@ aria_err aria_rt_session_new(aria_model *m, const aria_session_params *p, aria_s
         return aria_fail(why, ARIA_ERR_NOMEM, "out of memory");
     s->m = m;
     uint32_t n_ctx = p && p->n_ctx ? p->n_ctx : m->n_ctx;
-    aria_err e = aria_llm_ctx_new(m->llm, n_ctx, m->pool, &s->ctx, why);
+    aria_err e;
+    if (m->accel) {
+        aria_llm_exec x = {0};
+        if (n_ctx > m->n_ctx)
+            e = aria_fail(why, ARIA_ERR_RANGE, "a context of %u positions: the model was compiled "
+                          "for %u", n_ctx, m->n_ctx);
+        else if ((e = m->rt->accel->session(m->accel, n_ctx, &x, why)) == ARIA_OK)
+            e = aria_llm_ctx_new_exec(m->llm, n_ctx, &x, &s->ctx, why);
+    } else {
+        e = aria_llm_ctx_new(m->llm, n_ctx, m->pool, &s->ctx, why);
+    }
     s->cap_tokens = n_ctx;
     s->tokens = malloc(n_ctx * sizeof *s->tokens);
     if (e == ARIA_OK && !s->tokens)

@@ -90,6 +90,9 @@ typedef const aria_kernel_vt *(*aria_kernels_fn)(const char *family);
 typedef struct aria_llm_opts {
     uint32_t layer_first, layer_end; /* 0, 0: the whole model */
     aria_kernels_fn kernels;
+    /* Nonzero: an executor computes (aria_llm_exec), so a weight needs no
+     * kernel variant (w->kv may be NULL). */
+    uint32_t no_kernels;
 } aria_llm_opts;
 
 /* Reads the hyperparameters of a GGUF model (no tensors needed). */
@@ -127,6 +130,26 @@ const float *aria_llm_logits(const aria_llm_ctx *c, uint32_t *n_out);
 /* Sets *cancel nonzero (from another thread) to stop a long prompt between
  * chunks (forward then returns ARIA_ERR_CANCELLED). */
 void aria_llm_ctx_set_cancel(aria_llm_ctx *c, const volatile int *cancel);
+
+/* An executor: a whole model's forward pass run elsewhere than on the
+ * kernels, by a device's runtime (an NPU plugin). The context still keeps
+ * the position, the logits and the cancel flag; the executor keeps its own
+ * KV cache, where the entries of positions >= the context's position are
+ * stale and get overwritten (so truncation costs it nothing). */
+typedef struct aria_llm_exec {
+    /* Runs token at position pos (< the context's n_ctx), after positions
+     * 0 .. pos-1, and writes the n_vocab logits after it. Blocks. */
+    aria_err (*step)(void *user, int32_t token, uint32_t pos, float *logits, aria_msg *why);
+    /* Frees user; called once, by aria_llm_ctx_free. May be NULL. */
+    void (*free)(void *user);
+    void *user;
+} aria_llm_exec;
+
+/* A context of a whole model whose forward passes all run on *x (copied).
+ * From this call on, the context owns x->user: it is freed with the
+ * context, or at once if this fails. No CPU KV cache is allocated. */
+aria_err aria_llm_ctx_new_exec(const aria_llm *m, uint32_t n_ctx, const aria_llm_exec *x,
+                               aria_llm_ctx **out, aria_msg *why);
 
 #ifdef __cplusplus
 }

@@ -13,11 +13,31 @@
 extern "C" {
 #endif
 
+struct aria_llm;
+struct aria_llm_exec;
+
+/* A device that runs the forward passes of whole models for the runtime
+ * (an NPU plugin): the runtime still reads the file, binds the weights,
+ * tokenizes, samples and generates; the device computes the logits. */
+typedef struct aria_rt_accel {
+    void *user;
+    /* At load, once the weights are bound: prepares m (a whole model) for
+     * sessions of up to *n_ctx positions, which it may lower to what the
+     * device holds. *state goes to session and close. Blocks (compiles). */
+    aria_err (*open)(void *user, const struct aria_llm *m, uint32_t *n_ctx, void **state,
+                     aria_msg *why);
+    void (*close)(void *state);
+    /* A new session's executor, for n_ctx <= what open settled on. */
+    aria_err (*session)(void *state, uint32_t n_ctx, struct aria_llm_exec *out, aria_msg *why);
+} aria_rt_accel;
+
 /* The plugin context of a runtime backend. */
 typedef struct aria_rt {
     const aria_host *host;
     const char *name; /* for log lines */
     uint32_t tiers;   /* aria_tier bits its models serve in */
+    /* NULL: the kernels compute. Otherwise every model loads onto it. */
+    const aria_rt_accel *accel;
 } aria_rt;
 
 /* Reads what a GGUF file holds without loading it: fills everything in *out
