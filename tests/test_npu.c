@@ -43,8 +43,9 @@ typedef struct fixture {
     int loaded;
 } fixture;
 
-/* What the host's config_get answers for [plugin.npu-*] runtime. */
-static char g_ov_runtime[512], g_qnn_runtime[512];
+/* What the host's config_get answers for [plugin.npu-*] runtime, and for
+ * [plugin.npu-openvino] device and precision ("" = unset). */
+static char g_ov_runtime[512], g_qnn_runtime[512], g_ov_device[32], g_ov_precision[16];
 static const char *(*g_config_get)(const char *, const char *);
 
 static const char *test_config_get(const char *section, const char *key)
@@ -55,11 +56,17 @@ static const char *test_config_get(const char *section, const char *key)
         if (strcmp(section, "plugin.npu-qnn") == 0)
             return g_qnn_runtime;
     }
+    if (section && key && strcmp(section, "plugin.npu-openvino") == 0) {
+        if (strcmp(key, "device") == 0 && g_ov_device[0])
+            return g_ov_device;
+        if (strcmp(key, "precision") == 0 && g_ov_precision[0])
+            return g_ov_precision;
+    }
     return g_config_get ? g_config_get(section, key) : NULL;
 }
 
 static const char *const knobs[] = {"ARIA_FAKE_OV_DEVICES", "ARIA_FAKE_OV_NAME", "ARIA_FAKE_FAIL",
-                                    "ARIA_FAKE_QNN_MODE"};
+                                    "ARIA_FAKE_QNN_MODE", "ARIA_FAKE_OV_IR"};
 
 static int setup(void **state)
 {
@@ -80,6 +87,7 @@ static int setup(void **state)
     /* By default neither runtime exists: the usual machine. */
     snprintf(g_ov_runtime, sizeof g_ov_runtime, "%s/nowhere/libopenvino_c.so", f->root);
     snprintf(g_qnn_runtime, sizeof g_qnn_runtime, "%s/nowhere/libQnnHtp.so", f->root);
+    g_ov_device[0] = g_ov_precision[0] = '\0';
     f->cfg = ari_config_new();
     ari_registry_init(&f->reg);
     ari_cpu_detect(NULL, &f->cpu);
@@ -616,10 +624,11 @@ static void test_intel_fake_runtime(void **state)
     assert_string_equal(d[0].driver, "intel_vpu 1.0.0, OpenVINO 2024.4.0");
     /* detect reads the context: it calls nothing */
     assert_string_equal(read_log(f), ov_calls);
+    /* The device is usable: a file that is not a model is refused for what
+     * it is, with nothing called. */
     aria_msg why;
-    assert_int_equal(probe(f, "openvino", &why), ARIA_ERR_UNSUPPORTED);
-    assert_string_equal(why.text, "OpenVINO 2024.4.0 sees NPU 'Intel(R) AI Boost', but compiling "
-                                  "models for the NPU is not implemented yet");
+    assert_int_equal(probe(f, "openvino", &why), ARIA_ERR_FORMAT);
+    assert_string_equal(read_log(f), ov_calls);
     /* Once called, a runtime stays mapped even after fini: vendor runtimes
      * run threads that crash when their code is unmapped under them. */
     ari_registry_fini(&f->reg);
@@ -722,6 +731,275 @@ static void test_intel_runtime_strings_bounded(void **state)
     assert_int_equal(d[0].available, 1);
     assert_int_equal(strlen(d[0].name), sizeof d[0].name - 1);
     assert_int_equal(strncmp(d[0].name, "AI?BoostNNN", 11), 0);
+}
+
+/* --- Intel: models compiled and run through the runtime ------------------ */
+
+#define MODEL  ARIA_SHARED_DIR "/models/stories260K.gguf"
+#define GOLDEN ARIA_SHARED_DIR "/golden/stories260K.greedy-from-bos.200.txt"
+
+typedef struct collect {
+    char text[8192];
+    size_t len;
+    uint32_t n;
+} collect;
+
+static int on_tok(void *user, const aria_token_event *ev)
+{
+    collect *c = user;
+    if (c->len + ev->text_len < sizeof c->text) {
+        memcpy(c->text + c->len, ev->text, ev->text_len);
+        c->len += ev->text_len;
+    }
+    c->n++;
+    return 0;
+}
+
+/* Greedy generation of n tokens from BOS, continuing the session. */
+static void gen_greedy(const aria_backend_vt *vt, aria_model *m, aria_session *s, uint32_t n,
+                       collect *out)
+{
+    int32_t prompt[4];
+    size_t np = 0;
+    assert_int_equal(vt->tokenize(m, "", 0, ARIA_TOK_ADD_BOS, prompt, 4, &np), ARIA_OK);
+    assert_int_equal(np, 1);
+    aria_gen_params gp = {.hdr = {sizeof gp, 1}, .max_tokens = n, .on_token = on_tok, .user = out};
+    gp.sampling.top_p = 1;
+    gp.sampling.repeat_penalty = 1;
+    aria_gen_result res = {.hdr = {sizeof res, 1}};
+    aria_msg why = {{0}};
+    memset(out, 0, sizeof *out);
+    if (vt->generate(s, prompt, np, &gp, &res, &why) != ARIA_OK)
+        fail_msg("generate: %s", why.text);
+    assert_int_equal(res.n_generated, n);
+    assert_int_equal(out->n, n);
+}
+
+static char *golden_text(size_t *len)
+{
+    FILE *f = fopen(GOLDEN, "rb");
+    assert_non_null(f);
+    char *b = calloc(1, 16384);
+    *len = fread(b, 1, 16383, f);
+    fclose(f);
+    while (*len && b[*len - 1] == '\n')
+        b[--*len] = 0;
+    return b;
+}
+
+static size_t count_lines(const char *path, const char *prefix)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    char line[4096];
+    size_t n = 0, pl = strlen(prefix);
+    while (fgets(line, sizeof line, f))
+        n += strncmp(line, prefix, pl) == 0;
+    fclose(f);
+    return n;
+}
+
+static int file_has(const char *path, const char *want)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = calloc(1, (size_t)n + 1);
+    int ok = b && fread(b, 1, (size_t)n, f) == (size_t)n && strstr(b, want) != NULL;
+    free(b);
+    fclose(f);
+    return ok;
+}
+
+/* The whole path on the fake runtime, which reads the IR the plugin wrote
+ * and executes it by the opset's definitions: the model compiles for the
+ * NPU, and greedy decoding gives the golden text. */
+static void test_intel_compiles_golden(void **state)
+{
+    fixture *f = *state;
+    intel_tree(f, "0x7d1d\n", "intel_vpu", 1);
+    snprintf(g_ov_runtime, sizeof g_ov_runtime, "%s", FAKE_OV);
+    char ir[256];
+    snprintf(ir, sizeof ir, "%s/graph.xml", f->root);
+    setenv("ARIA_FAKE_OV_IR", ir, 1);
+    load_plugins(f);
+    const ari_iface *it = find(f, ARIA_IFACE_BACKEND, "openvino");
+    const aria_backend_vt *vt = it->vt;
+    aria_probe pr = {.hdr = {sizeof pr, 1}};
+    aria_msg why = {{0}};
+    if (vt->probe(it->plugin->ctx, MODEL, &pr, &why) != ARIA_OK)
+        fail_msg("probe: %s", why.text);
+    assert_true(pr.score > 10); /* above the CPU's generic backend */
+    assert_string_equal(pr.arch, "llama");
+
+    aria_load_params lp = {.hdr = {sizeof lp, 1}, .path = MODEL, .model_id = "stories"};
+    aria_model *m = NULL;
+    if (vt->load(it->plugin->ctx, &lp, &m, &why) != ARIA_OK)
+        fail_msg("load: %s", why.text);
+    aria_model_info mi = {.hdr = {sizeof mi, 1}};
+    assert_int_equal(vt->model_info(m, &mi), ARIA_OK);
+    assert_string_equal(mi.id, "stories");
+    assert_int_equal(mi.n_vocab, 512);
+    assert_true(mi.n_ctx > 200 && mi.n_ctx <= 2048);
+    assert_has(read_log(f), "ov_core_read_model_from_memory_buffer(core, ");
+    assert_has(read_log(f), "ov_core_compile_model(model, \"NPU\", 0 properties, out)");
+    assert_true(file_has(ir, "<net name=\"llama\" version=\"11\">"));
+    assert_true(file_has(ir, "names=\"present_key.4\""));
+
+    aria_session *s = NULL;
+    aria_session_params sp = {.hdr = {sizeof sp, 1}};
+    assert_int_equal(vt->session_new(m, &sp, &s, &why), ARIA_OK);
+    collect *c = calloc(1, sizeof *c);
+    size_t gl = 0;
+    char *gold = golden_text(&gl);
+    gen_greedy(vt, m, s, 200, c);
+    if (c->len != gl || memcmp(c->text, gold, gl) != 0)
+        fail_msg("the NPU path's text differs from the golden output:\n%.*s", (int)c->len,
+                 c->text);
+    /* one inference per position: BOS and the 199 tokens fed back */
+    assert_int_equal(count_lines(f->log, "ov_infer_request_infer(request)"), 200);
+
+    /* From position 0 again: the stale cache entries past the position are
+     * masked, so the text starts over exactly. */
+    assert_int_equal(vt->session_truncate(s, 0), ARIA_OK);
+    gen_greedy(vt, m, s, 60, c);
+    size_t cut = c->len < gl ? c->len : gl;
+    assert_true(cut > 100);
+    assert_memory_equal(c->text, gold, cut);
+
+    /* A context larger than the graph holds is refused. */
+    aria_session *big = NULL;
+    sp.n_ctx = mi.n_ctx + 1;
+    assert_int_equal(vt->session_new(m, &sp, &big, &why), ARIA_ERR_RANGE);
+    assert_null(big);
+    assert_has(why.text, "compiled for");
+    vt->session_free(s);
+    vt->unload(m);
+    free(c);
+    free(gold);
+    /* every handle the plugin got back was freed */
+    assert_int_equal(count_lines(f->log, "ov_compiled_model_create_infer_request("),
+                     count_lines(f->log, "ov_infer_request_free(request)"));
+    assert_int_equal(count_lines(f->log, "ov_compiled_model_free(compiled)"), 1);
+    assert_int_equal(count_lines(f->log, "ov_model_free(model)"), 1);
+    assert_int_equal(count_lines(f->log, "ov_tensor_create_from_host_ptr(") +
+                         count_lines(f->log, "ov_infer_request_get_tensor("),
+                     count_lines(f->log, "ov_tensor_free(tensor)"));
+    assert_int_equal(count_lines(f->log, "ov_tensor_free(FOREIGN)"), 0);
+}
+
+/* [plugin.npu-openvino] device and precision: the model compiles for the
+ * device named, with the hint; a device the runtime lacks is refused. */
+static void test_intel_compile_other_device(void **state)
+{
+    fixture *f = *state;
+    snprintf(g_ov_runtime, sizeof g_ov_runtime, "%s", FAKE_OV);
+    snprintf(g_ov_device, sizeof g_ov_device, "CPU");
+    snprintf(g_ov_precision, sizeof g_ov_precision, "f32");
+    setenv("ARIA_FAKE_OV_DEVICES", "CPU", 1);
+    load_plugins(f);
+    const ari_iface *it = find(f, ARIA_IFACE_BACKEND, "openvino");
+    const aria_backend_vt *vt = it->vt;
+    aria_load_params lp = {.hdr = {sizeof lp, 1}, .path = MODEL, .model_id = "s", .n_ctx = 64};
+    aria_model *m = NULL;
+    aria_msg why = {{0}};
+    if (vt->load(it->plugin->ctx, &lp, &m, &why) != ARIA_OK)
+        fail_msg("load: %s", why.text);
+    assert_has(read_log(f),
+               "ov_core_compile_model(model, \"CPU\", {INFERENCE_PRECISION_HINT=f32}, out)");
+    aria_model_info mi = {.hdr = {sizeof mi, 1}};
+    assert_int_equal(vt->model_info(m, &mi), ARIA_OK);
+    assert_int_equal(mi.n_ctx, 64);
+    aria_session *s = NULL;
+    aria_session_params sp = {.hdr = {sizeof sp, 1}};
+    assert_int_equal(vt->session_new(m, &sp, &s, &why), ARIA_OK);
+    /* the context is full after 64 positions */
+    collect *c = calloc(1, sizeof *c);
+    int32_t bos[1] = {1};
+    aria_gen_params gp = {.hdr = {sizeof gp, 1}, .max_tokens = 100, .on_token = on_tok, .user = c};
+    gp.sampling.top_p = 1;
+    gp.sampling.repeat_penalty = 1;
+    aria_gen_result res = {.hdr = {sizeof res, 1}};
+    assert_int_equal(vt->generate(s, bos, 1, &gp, &res, &why), ARIA_OK);
+    assert_int_equal(res.finish, ARIA_FINISH_CONTEXT);
+    assert_true(res.n_generated >= 62 && res.n_generated <= 64);
+    vt->session_free(s);
+    vt->unload(m);
+    free(c);
+
+    snprintf(g_ov_device, sizeof g_ov_device, "GPU.1");
+    ari_registry_fini(&f->reg);
+    ari_registry_init(&f->reg);
+    load_plugins(f);
+    it = find(f, ARIA_IFACE_BACKEND, "openvino");
+    aria_probe pr = {.hdr = {sizeof pr, 1}};
+    assert_int_equal(((const aria_backend_vt *)it->vt)->probe(it->plugin->ctx, MODEL, &pr, &why),
+                     ARIA_ERR_UNAVAILABLE);
+    assert_int_equal(pr.score, 0);
+    assert_string_equal(why.text, "OpenVINO 2024.4.0 lists no device 'GPU.1' "
+                                  "([plugin.npu-openvino] device)");
+}
+
+/* The runtime refuses: load fails with the runtime's own reason, every
+ * handle is freed, and the plugin stays usable. */
+static void test_intel_compile_fails(void **state)
+{
+    fixture *f = *state;
+    intel_tree(f, "0x7d1d\n", "intel_vpu", 1);
+    snprintf(g_ov_runtime, sizeof g_ov_runtime, "%s", FAKE_OV);
+    load_plugins(f);
+    const ari_iface *it = find(f, ARIA_IFACE_BACKEND, "openvino");
+    const aria_backend_vt *vt = it->vt;
+    static const struct {
+        const char *fn, *want;
+    } cases[] = {
+        {"ov_core_compile_model", "ov_core_compile_model for NPU failed: GENERAL_ERROR: fake "
+                                  "failure of ov_core_compile_model"},
+        {"ov_core_read_model_from_memory_buffer",
+         "ov_core_read_model_from_memory_buffer failed: GENERAL_ERROR: fake failure of "
+         "ov_core_read_model_from_memory_buffer"},
+        {"ov_tensor_create_from_host_ptr", "ov_tensor_create_from_host_ptr failed: GENERAL_ERROR"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        setenv("ARIA_FAKE_FAIL", cases[i].fn, 1);
+        aria_load_params lp = {.hdr = {sizeof lp, 1}, .path = MODEL, .model_id = "s", .n_ctx = 32};
+        aria_model *m = NULL;
+        aria_msg why = {{0}};
+        assert_int_not_equal(vt->load(it->plugin->ctx, &lp, &m, &why), ARIA_OK);
+        assert_null(m);
+        assert_has(why.text, cases[i].want);
+    }
+    /* an inference request that cannot be made fails the session only */
+    unsetenv("ARIA_FAKE_FAIL");
+    aria_load_params lp = {.hdr = {sizeof lp, 1}, .path = MODEL, .model_id = "s", .n_ctx = 32};
+    aria_model *m = NULL;
+    aria_msg why = {{0}};
+    assert_int_equal(vt->load(it->plugin->ctx, &lp, &m, &why), ARIA_OK);
+    setenv("ARIA_FAKE_FAIL", "ov_compiled_model_create_infer_request", 1);
+    aria_session *s = NULL;
+    aria_session_params sp = {.hdr = {sizeof sp, 1}};
+    assert_int_not_equal(vt->session_new(m, &sp, &s, &why), ARIA_OK);
+    assert_null(s);
+    assert_has(why.text, "ov_compiled_model_create_infer_request failed");
+    /* and an inference that fails ends the generation with its reason */
+    setenv("ARIA_FAKE_FAIL", "ov_infer_request_infer", 1);
+    assert_int_equal(vt->session_new(m, &sp, &s, &why), ARIA_OK);
+    collect *c = calloc(1, sizeof *c);
+    int32_t bos[1] = {1};
+    aria_gen_params gp = {.hdr = {sizeof gp, 1}, .max_tokens = 5, .on_token = on_tok, .user = c};
+    gp.sampling.top_p = 1;
+    gp.sampling.repeat_penalty = 1;
+    aria_gen_result res = {.hdr = {sizeof res, 1}};
+    assert_int_not_equal(vt->generate(s, bos, 1, &gp, &res, &why), ARIA_OK);
+    assert_has(why.text, "ov_infer_request_infer failed");
+    unsetenv("ARIA_FAKE_FAIL");
+    vt->session_free(s);
+    vt->unload(m);
+    free(c);
 }
 
 /* --- Qualcomm ----------------------------------------------------------- */
@@ -1010,6 +1288,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_intel_fake_call_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_intel_runtime_not_a_library, setup, teardown),
         cmocka_unit_test_setup_teardown(test_intel_runtime_strings_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_intel_compiles_golden, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_intel_compile_other_device, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_intel_compile_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_qualcomm_absent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_qualcomm_present_no_runtime, setup, teardown),
         cmocka_unit_test_setup_teardown(test_qualcomm_nodes, setup, teardown),

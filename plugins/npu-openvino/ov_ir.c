@@ -142,7 +142,8 @@ static val node(bld *b, const char *type, const char *version, const char *const
         fail(b, "rank %d", rank);
         rank = out.rank = 0;
     }
-    memcpy(out.d, d, (size_t)rank * sizeof *d);
+    if (rank)
+        memcpy(out.d, d, (size_t)rank * sizeof *d);
     xw(b, xmlTextWriterStartElement(b->w, BAD_CAST "layer"));
     attr_i(b, "id", out.layer);
     if (b->name[0]) {
