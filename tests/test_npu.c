@@ -742,6 +742,7 @@ typedef struct collect {
     char text[8192];
     size_t len;
     uint32_t n;
+    int32_t toks[256];
 } collect;
 
 static int on_tok(void *user, const aria_token_event *ev)
@@ -751,6 +752,8 @@ static int on_tok(void *user, const aria_token_event *ev)
         memcpy(c->text + c->len, ev->text, ev->text_len);
         c->len += ev->text_len;
     }
+    if (c->n < 256)
+        c->toks[c->n] = ev->token;
     c->n++;
     return 0;
 }
@@ -890,6 +893,81 @@ static void test_intel_compiles_golden(void **state)
                          count_lines(f->log, "ov_infer_request_get_tensor("),
                      count_lines(f->log, "ov_tensor_free(tensor)"));
     assert_int_equal(count_lines(f->log, "ov_tensor_free(FOREIGN)"), 0);
+}
+
+/* Each weight form of the graph: F16 (behind a Convert), Q8_0 (i8 blocks
+ * times f16 scales) and Q4_0 (dequantized to f16). Teacher-forced along the
+ * F32 model's greedy sequence, each quantized model's argmax must agree with
+ * the next token at most positions. */
+static void test_intel_weight_forms(void **state)
+{
+    fixture *f = *state;
+    snprintf(g_ov_runtime, sizeof g_ov_runtime, "%s", FAKE_OV);
+    load_plugins(f);
+    const ari_iface *it = find(f, ARIA_IFACE_BACKEND, "openvino");
+    const aria_backend_vt *vt = it->vt;
+    aria_msg why = {{0}};
+
+    /* the reference: the F32 model's greedy sequence, on the same path */
+    aria_load_params lp = {.hdr = {sizeof lp, 1}, .path = MODEL, .model_id = "s", .n_ctx = 256};
+    aria_model *m = NULL;
+    assert_int_equal(vt->load(it->plugin->ctx, &lp, &m, &why), ARIA_OK);
+    aria_session *s = NULL;
+    aria_session_params sp = {.hdr = {sizeof sp, 1}};
+    assert_int_equal(vt->session_new(m, &sp, &s, &why), ARIA_OK);
+    collect *ref = calloc(1, sizeof *ref);
+    gen_greedy(vt, m, s, 200, ref);
+    aria_model_info mi = {.hdr = {sizeof mi, 1}};
+    assert_int_equal(vt->model_info(m, &mi), ARIA_OK);
+    int32_t seq[201];
+    seq[0] = mi.tok_bos;
+    memcpy(seq + 1, ref->toks, 200 * sizeof *seq);
+    vt->session_free(s);
+    vt->unload(m);
+
+    static const struct {
+        const char *type;
+        int min_agree;
+    } forms[] = {{"F16", 198}, {"Q8_0", 190}, {"Q4_0", 150}};
+    float *logits = malloc(50 * (size_t)mi.n_vocab * sizeof *logits);
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/model-%s.gguf", f->root, forms[i].type);
+        char *argv[] = {"quantize", MODEL, path, (char *)forms[i].type, NULL};
+        assert_int_equal(ari_cmd_quantize(4, argv), 0);
+        lp.path = path;
+        if (vt->load(it->plugin->ctx, &lp, &m, &why) != ARIA_OK)
+            fail_msg("load %s: %s", forms[i].type, why.text);
+        aria_model_info qi = {.hdr = {sizeof qi, 1}};
+        assert_int_equal(vt->model_info(m, &qi), ARIA_OK);
+        assert_string_equal(qi.format, forms[i].type);
+        assert_int_equal(vt->session_new(m, &sp, &s, &why), ARIA_OK);
+        int agree = 0;
+        for (uint32_t p0 = 0; p0 < 200; p0 += 50) {
+            aria_batch b = {.hdr = {sizeof b, 1}, .n_tokens = 50, .pos0 = p0, .tokens = seq + p0,
+                            .logits_all = 1};
+            aria_forward_out fo = {.hdr = {sizeof fo, 1}, .logits = logits};
+            if (vt->forward(s, &b, &fo, &why) != ARIA_OK)
+                fail_msg("forward %s: %s", forms[i].type, why.text);
+            for (uint32_t t = 0; t < 50; t++) {
+                const float *lg = logits + (size_t)t * mi.n_vocab;
+                int32_t best = 0;
+                for (uint32_t v = 1; v < mi.n_vocab; v++)
+                    if (lg[v] > lg[best])
+                        best = (int32_t)v;
+                agree += best == seq[p0 + t + 1];
+            }
+        }
+        printf("%s top-1 agreement with F32 on the NPU path: %d of 200 positions\n",
+               forms[i].type, agree);
+        if (agree < forms[i].min_agree)
+            fail_msg("%s: %d of 200 agree, fewer than %d", forms[i].type, agree,
+                     forms[i].min_agree);
+        vt->session_free(s);
+        vt->unload(m);
+    }
+    free(logits);
+    free(ref);
 }
 
 /* [plugin.npu-openvino] device and precision: the model compiles for the
@@ -1289,6 +1367,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_intel_runtime_not_a_library, setup, teardown),
         cmocka_unit_test_setup_teardown(test_intel_runtime_strings_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_intel_compiles_golden, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_intel_weight_forms, setup, teardown),
         cmocka_unit_test_setup_teardown(test_intel_compile_other_device, setup, teardown),
         cmocka_unit_test_setup_teardown(test_intel_compile_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_qualcomm_absent, setup, teardown),

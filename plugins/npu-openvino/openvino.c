@@ -17,6 +17,7 @@
 #endif
 #include <aria/aria.h>
 
+#include "npu_graph.h"
 #include "ov_ir.h"
 #include "ov_runtime.h"
 #include "sysfs.h"
@@ -414,11 +415,11 @@ static aria_err ovp_session(void *state, uint32_t n_ctx, aria_llm_exec *out, ari
                                             {"present_key", "present_value"}};
     for (uint32_t l = 0; l < s->L; l++)
         for (int kv = 0; kv < 2; kv++) {
-            ovir_name(nm, sizeof nm, names[0][kv], l);
+            npu_graph_name(nm, sizeof nm, names[0][kv], l);
             if ((e = ovr_request_bind(s->req, nm, OVR_F32, 3, pd,
                                       s->kv + ((size_t)l * 2 + (size_t)kv) * plane, why)))
                 goto fail;
-            ovir_name(nm, sizeof nm, names[1][kv], l);
+            npu_graph_name(nm, sizeof nm, names[1][kv], l);
             if ((e = ovr_request_output(s->req, nm, (size_t)s->Hkv * s->hd * sizeof(float), &p,
                                         why)))
                 goto fail;

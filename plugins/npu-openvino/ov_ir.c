@@ -1,15 +1,17 @@
-/* ov_ir.c — the OpenVINO IR of a llama-family model (see ov_ir.h).
+/* ov_ir.c — the OpenVINO IR of a llama-family model (see ov_ir.h): the
+ * builder behind npu_graph.c's walk, spelling each operation as an IR layer.
  *
  * The XML is written with libxml2's text writer; every layer's ports carry
- * their dimensions, which the builder infers itself as it goes (the IR
- * reader checks them against its own inference, so a disagreement here is
- * a bug of this file and fails the build of the graph, not the runtime).
+ * their dimensions, which the walk inferred (the IR reader checks them
+ * against its own inference, so a disagreement is a bug here).
  *
  * Operations used (opset versions as OpenVINO's IR names them): Parameter,
  * Const, Convert, Result (opset1); Gather (opset8); MatMul, Add, Multiply,
  * Divide, Sqrt, ReduceMean, Reshape, Concat (opset1); SoftMax (opset8);
  * Swish (opset4). */
 #include "ov_ir.h"
+
+#include "npu_graph.h"
 
 #include <aria/quant.h>
 
@@ -21,16 +23,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { ET_F32, ET_F16, ET_I8, ET_I64 };
+/* element types: npu_graph.h's */
+#define ET_F32 NPU_F32
+#define ET_F16 NPU_F16
+#define ET_I8  NPU_I8
+#define ET_I64 NPU_I64
 
 static const struct {
     const char *et, *prec;
     size_t size;
 } ovir_et[] = {
-    [ET_F32] = {"f32", "FP32", 4},
-    [ET_F16] = {"f16", "FP16", 2},
-    [ET_I8] = {"i8", "I8", 1},
-    [ET_I64] = {"i64", "I64", 8},
+    [NPU_F32] = {"f32", "FP32", 4}, [NPU_F16] = {"f16", "FP16", 2}, [NPU_I8] = {"i8", "I8", 1},
+    [NPU_I32] = {"i32", "I32", 4},  [NPU_I64] = {"i64", "I64", 8},
 };
 
 #define MAX_RANK 4
@@ -263,11 +267,6 @@ static val aux_cnst(bld *b, int et, int rank, const int64_t *d, const void *src)
     return v;
 }
 
-static val f32_scalar(bld *b, float x)
-{
-    return aux_cnst(b, ET_F32, 0, NULL, &x);
-}
-
 static val i64_vec(bld *b, int n, const int64_t *x)
 {
     int64_t d[1] = {n};
@@ -316,58 +315,6 @@ static val binop(bld *b, const char *type, val a, val c)
     return node(b, type, "opset1", data_attrs, in, 2, a.et, rank, d);
 }
 
-static val unop(bld *b, const char *type, const char *version, val x)
-{
-    return node(b, type, version, NULL, &x, 1, x.et, x.rank, x.d);
-}
-
-/* a [.., M, K] · c [.., K, N] (c given as [.., N, K] with tc) */
-static val matmul(bld *b, val a, val c, int tc)
-{
-    if (a.rank < 2 || c.rank < 2 || a.et != c.et) {
-        fail(b, "MatMul of rank %d and %d", a.rank, c.rank);
-        return a;
-    }
-    int64_t M = a.d[a.rank - 2], K = a.d[a.rank - 1];
-    int64_t K2 = tc ? c.d[c.rank - 1] : c.d[c.rank - 2], N = tc ? c.d[c.rank - 2] : c.d[c.rank - 1];
-    if (K != K2)
-        fail(b, "MatMul: inner dimensions %lld and %lld", (long long)K, (long long)K2);
-    int rank = a.rank > c.rank ? a.rank : c.rank;
-    int64_t d[MAX_RANK];
-    for (int i = 0; i < rank - 2; i++) {
-        int ia = i - (rank - a.rank), ic = i - (rank - c.rank);
-        int64_t x = ia >= 0 ? a.d[ia] : 1, y = ic >= 0 ? c.d[ic] : 1;
-        if (x != y && x != 1 && y != 1)
-            fail(b, "MatMul: batch dimension %d is %lld and %lld", i, (long long)x, (long long)y);
-        d[i] = x == 1 ? y : x;
-    }
-    d[rank - 2] = M;
-    d[rank - 1] = N;
-    const char *data_attrs[] = {"transpose_a", "false", "transpose_b", tc ? "true" : "false",
-                                NULL};
-    val in[2] = {a, c};
-    return node(b, "MatMul", "opset1", data_attrs, in, 2, a.et, rank, d);
-}
-
-static val gather(bld *b, val data, val idx, int axis)
-{
-    if (axis < 0 || axis >= data.rank || data.rank - 1 + idx.rank > MAX_RANK) {
-        fail(b, "Gather on axis %d of rank %d", axis, data.rank);
-        return data;
-    }
-    int64_t d[MAX_RANK];
-    int r = 0;
-    for (int i = 0; i < axis; i++)
-        d[r++] = data.d[i];
-    for (int i = 0; i < idx.rank; i++)
-        d[r++] = idx.d[i];
-    for (int i = axis + 1; i < data.rank; i++)
-        d[r++] = data.d[i];
-    val in[3] = {data, idx, i64_scalar(b, axis)};
-    const char *data_attrs[] = {"batch_dims", "0", NULL};
-    return node(b, "Gather", "opset8", data_attrs, in, 3, data.et, r, d);
-}
-
 static val reshape(bld *b, val x, int rank, const int64_t *d)
 {
     val t = {.rank = rank};
@@ -379,79 +326,54 @@ static val reshape(bld *b, val x, int rank, const int64_t *d)
     return node(b, "Reshape", "opset1", data_attrs, in, 2, x.et, rank, d);
 }
 
-static val concat(bld *b, val a, val c, int axis)
-{
-    int64_t d[MAX_RANK];
-    if (a.rank != c.rank || axis < 0 || axis >= a.rank) {
-        fail(b, "Concat of rank %d and %d", a.rank, c.rank);
-        return a;
-    }
-    for (int i = 0; i < a.rank; i++) {
-        if (i != axis && a.d[i] != c.d[i])
-            fail(b, "Concat: dimension %d is %lld and %lld", i, (long long)a.d[i],
-                 (long long)c.d[i]);
-        d[i] = i == axis ? a.d[i] + c.d[i] : a.d[i];
-    }
-    char ax[8];
-    snprintf(ax, sizeof ax, "%d", axis);
-    const char *data_attrs[] = {"axis", ax, NULL};
-    val in[2] = {a, c};
-    return node(b, "Concat", "opset1", data_attrs, in, 2, a.et, a.rank, d);
-}
-
-static val softmax(bld *b, val x, int axis)
-{
-    char ax[8];
-    snprintf(ax, sizeof ax, "%d", axis);
-    const char *data_attrs[] = {"axis", ax, NULL};
-    return node(b, "SoftMax", "opset8", data_attrs, &x, 1, x.et, x.rank, x.d);
-}
-
-/* mean over the last axis, kept */
-static val reduce_mean_last(bld *b, val x)
-{
-    int64_t d[MAX_RANK];
-    memcpy(d, x.d, sizeof d);
-    d[x.rank - 1] = 1;
-    int64_t ax = x.rank - 1;
-    val in[2] = {x, i64_vec(b, 1, &ax)};
-    const char *data_attrs[] = {"keep_dims", "true", NULL};
-    return node(b, "ReduceMean", "opset1", data_attrs, in, 2, x.et, x.rank, d);
-}
-
 static void result(bld *b, val x)
 {
     node(b, "Result", "opset1", NULL, &x, 1, -1, 0, NULL);
 }
 
-/* ---- the model's pieces ----------------------------------------------------- */
+/* ---- the builder ---------------------------------------------------------------- */
 
-static val vec_f32(bld *b, const float *x, uint32_t n)
+/* npu_val ids are (layer << 8) | output port. */
+static npu_val to_npu(val v)
 {
-    int64_t d[1] = {n};
-    return aux_cnst(b, ET_F32, 1, d, x);
+    npu_val n = {.id = ((int64_t)v.layer << 8) | v.port, .et = v.et, .rank = v.rank};
+    memcpy(n.d, v.d, sizeof n.d);
+    return n;
 }
 
-/* x / sqrt(mean(x^2) + eps) * w, over the last axis */
-static val rmsnorm(bld *b, val x, const float *w, uint32_t n, val eps, const char *what,
-                   uint32_t layer)
+static val from_npu(const npu_val *n)
 {
-    val ms = reduce_mean_last(b, binop(b, "Multiply", x, x));
-    val r = unop(b, "Sqrt", "opset1", binop(b, "Add", ms, eps));
-    val xn = binop(b, "Divide", x, r);
-    set_name(b, "blk.%u.%s", layer, what);
-    return binop(b, "Multiply", xn, vec_f32(b, w, n));
+    val v = {.layer = (int)(n->id >> 8), .port = (int)(n->id & 0xff), .et = n->et,
+             .rank = n->rank};
+    memcpy(v.d, n->d, sizeof v.d);
+    return v;
 }
 
-/* A weight matrix as f32 [rows, cols] (see ov_ir.h for the forms). */
-static val weight(bld *b, const aria_weight *w, const char *what, int layer)
+static npu_val b_input(void *bp, const char *name, int et, int rank, const int64_t *d)
 {
+    return to_npu(param(bp, name, et, rank, d));
+}
+
+static npu_val b_constant(void *bp, const char *name, int et, int rank, const int64_t *d,
+                          void **data)
+{
+    bld *b = bp;
+    if (name)
+        set_name(b, "%s", name);
+    val v = cnst(b, et, rank, d, data);
+    if (b->failed)
+        *data = NULL;
+    return to_npu(v);
+}
+
+/* A weight: F32 as it is, F16 behind a Convert, Q8_0 as i8 blocks times f16
+ * scales, anything else dequantized to f16 behind a Convert. */
+static npu_val b_weight(void *bp, const aria_weight *w, const char *name)
+{
+    bld *b = bp;
     const int64_t rc[2] = {w->rows, w->cols};
     const uint8_t *src = w->data;
-    if (layer >= 0)
-        set_name(b, "blk.%d.%s", layer, what);
-    else
-        set_name(b, "%s", what);
+    set_name(b, "%s", name);
     if (w->type == ARIA_T_F32 || w->type == ARIA_T_F16) {
         int et = w->type == ARIA_T_F32 ? ET_F32 : ET_F16;
         size_t rb = (size_t)w->cols * ovir_et[et].size;
@@ -459,7 +381,7 @@ static val weight(bld *b, const aria_weight *w, const char *what, int layer)
         val c = cnst(b, et, 2, rc, &p);
         for (uint32_t r = 0; r < w->rows && !b->failed; r++)
             memcpy((uint8_t *)p + r * rb, src + (size_t)r * w->row_bytes, rb);
-        return et == ET_F32 ? c : convert(b, c, ET_F32);
+        return to_npu(et == ET_F32 ? c : convert(b, c, ET_F32));
     }
     if (w->type == ARIA_T_Q8_0 && w->cols % 32 == 0) {
         const uint32_t nb = w->cols / 32;
@@ -472,20 +394,19 @@ static val weight(bld *b, const aria_weight *w, const char *what, int layer)
                        src + (size_t)r * w->row_bytes + (size_t)k * sizeof(aria_block_q8_0) +
                            sizeof(aria_f16),
                        32);
-        val s = cnst(b, ET_F16, 3, sd, &p);
+        val sc = cnst(b, ET_F16, 3, sd, &p);
         for (uint32_t r = 0; r < w->rows && !b->failed; r++)
             for (uint32_t k = 0; k < nb; k++)
                 memcpy((aria_f16 *)p + (size_t)r * nb + k,
                        src + (size_t)r * w->row_bytes + (size_t)k * sizeof(aria_block_q8_0),
                        sizeof(aria_f16));
-        val m = binop(b, "Multiply", convert(b, q, ET_F32), convert(b, s, ET_F32));
-        return reshape(b, m, 2, rc);
+        val m = binop(b, "Multiply", convert(b, q, ET_F32), convert(b, sc, ET_F32));
+        return to_npu(reshape(b, m, 2, rc));
     }
-    /* every other type: dequantized to f16 */
     float *row = malloc((size_t)w->cols * sizeof *row);
     if (!row) {
         fail(b, "out of memory");
-        return (val){0};
+        return (npu_val){0};
     }
     void *p;
     val c = cnst(b, ET_F16, 2, rc, &p);
@@ -494,7 +415,7 @@ static val weight(bld *b, const aria_weight *w, const char *what, int layer)
         if (w->type == ARIA_T_I2_S) {
             aria_i2s_dequantize_row(s, w->scale, row, w->cols);
         } else if (aria_dequantize_row(w->type, s, row, w->cols) != ARIA_OK) {
-            fail(b, "no dequantization for weight type %u of %s", w->type, what);
+            fail(b, "no dequantization for weight type %u of %s", w->type, name);
             break;
         }
         aria_f16 *o = (aria_f16 *)p + (size_t)r * w->cols;
@@ -502,63 +423,77 @@ static val weight(bld *b, const aria_weight *w, const char *what, int layer)
             o[k] = aria_f32_to_f16(row[k]);
     }
     free(row);
-    return convert(b, c, ET_F32);
+    return to_npu(convert(b, c, ET_F32));
 }
 
-/* x [H, hd] rotated at the position: x * cos + x[perm] * sin_signed */
-static val rope(bld *b, val x, val cs, val sn, val perm)
+static npu_val b_node(void *bp, const npu_node *n, const npu_val *out)
 {
-    val sw = gather(b, x, perm, 1);
-    return binop(b, "Add", binop(b, "Multiply", x, cs), binop(b, "Multiply", sw, sn));
-}
-
-/* The tables of every position, as the runtime's rope computes them. */
-static void rope_tables(bld *b, const aria_llm *m, uint32_t n_ctx, val *cs_tab, val *sn_tab,
-                        val *perm)
-{
-    const aria_llm_hparams *hp = &m->hp;
-    const uint32_t hd = hp->head_dim, half = hp->n_rot / 2;
-    const int64_t td[2] = {n_ctx, hd};
-    int64_t *pm = malloc(hd * sizeof *pm);
-    float *cs = malloc((size_t)n_ctx * hd * sizeof *cs), *sn = malloc((size_t)n_ctx * hd * sizeof *sn);
-    if (!pm || !cs || !sn) {
-        fail(b, "out of memory");
-        free(pm), free(cs), free(sn);
-        *cs_tab = *sn_tab = *perm = (val){0};
-        return;
+    bld *b = bp;
+    val in[3], o = from_npu(out);
+    for (int i = 0; i < n->n_in && i < 2; i++)
+        in[i] = from_npu(&n->in[i]);
+    if (n->name)
+        set_name(b, "%s", n->name);
+    b->names = n->output;
+    char ax[16];
+    snprintf(ax, sizeof ax, "%d", n->axis);
+    val r;
+    switch (n->op) {
+    case NPU_ADD:
+    case NPU_MUL:
+    case NPU_DIV: {
+        static const char *const type[] = {[NPU_ADD] = "Add", [NPU_MUL] = "Multiply",
+                                           [NPU_DIV] = "Divide"};
+        const char *data_attrs[] = {"auto_broadcast", "numpy", NULL};
+        r = node(b, type[n->op], "opset1", data_attrs, in, 2, o.et, o.rank, o.d);
+        break;
     }
-    for (uint32_t j = 0; j < hd; j++)
-        pm[j] = j;
-    for (uint32_t p = 0; p < n_ctx; p++) {
-        float *c = cs + (size_t)p * hd, *s = sn + (size_t)p * hd;
-        for (uint32_t j = 0; j < hd; j++)
-            c[j] = 1, s[j] = 0;
-        const float pf = (float)p * hp->rope_freq_scale;
-        for (uint32_t i = 0; i < half; i++) {
-            float theta = pf * powf(hp->rope_base, -2.0f * (float)i / (float)hp->n_rot);
-            if (m->rope_freqs)
-                theta /= m->rope_freqs[i];
-            uint32_t a = hp->rope_kind == ARIA_ROPE_NEOX ? i : 2 * i;
-            uint32_t z = hp->rope_kind == ARIA_ROPE_NEOX ? i + half : 2 * i + 1;
-            c[a] = c[z] = cosf(theta);
-            s[a] = -sinf(theta);
-            s[z] = sinf(theta);
-            pm[a] = z;
-            pm[z] = a;
-        }
+    case NPU_SQRT: r = node(b, "Sqrt", "opset1", NULL, in, 1, o.et, o.rank, o.d); break;
+    case NPU_SILU: r = node(b, "Swish", "opset4", NULL, in, 1, o.et, o.rank, o.d); break;
+    case NPU_MATMUL: {
+        const char *data_attrs[] = {"transpose_a", "false", "transpose_b",
+                                    n->transpose_b ? "true" : "false", NULL};
+        r = node(b, "MatMul", "opset1", data_attrs, in, 2, o.et, o.rank, o.d);
+        break;
     }
-    set_name(b, "rope.cos");
-    *cs_tab = cnst_copy(b, ET_F32, 2, td, cs);
-    set_name(b, "rope.sin");
-    *sn_tab = cnst_copy(b, ET_F32, 2, td, sn);
-    set_name(b, "rope.perm");
-    *perm = i64_vec(b, (int)hd, pm);
-    free(pm), free(cs), free(sn);
-}
-
-void ovir_name(char *buf, size_t cap, const char *what, uint32_t layer)
-{
-    snprintf(buf, cap, "%s.%u", what, layer);
+    case NPU_GATHER: {
+        in[2] = i64_scalar(b, n->axis);
+        const char *data_attrs[] = {"batch_dims", "0", NULL};
+        r = node(b, "Gather", "opset8", data_attrs, in, 3, o.et, o.rank, o.d);
+        break;
+    }
+    case NPU_RESHAPE: {
+        in[1] = i64_vec(b, o.rank, o.d);
+        const char *data_attrs[] = {"special_zero", "false", NULL};
+        r = node(b, "Reshape", "opset1", data_attrs, in, 2, o.et, o.rank, o.d);
+        break;
+    }
+    case NPU_CONCAT: {
+        const char *data_attrs[] = {"axis", ax, NULL};
+        r = node(b, "Concat", "opset1", data_attrs, in, 2, o.et, o.rank, o.d);
+        break;
+    }
+    case NPU_SOFTMAX: {
+        const char *data_attrs[] = {"axis", ax, NULL};
+        r = node(b, "SoftMax", "opset8", data_attrs, in, 1, o.et, o.rank, o.d);
+        break;
+    }
+    case NPU_MEAN_LAST: {
+        int64_t axl = in[0].rank - 1;
+        in[1] = i64_vec(b, 1, &axl);
+        const char *data_attrs[] = {"keep_dims", "true", NULL};
+        r = node(b, "ReduceMean", "opset1", data_attrs, in, 2, o.et, o.rank, o.d);
+        break;
+    }
+    default:
+        fail(b, "operation %d", (int)n->op);
+        b->names = NULL;
+        b->name[0] = '\0';
+        return *out;
+    }
+    if (n->output)
+        result(b, r);
+    return to_npu(r);
 }
 
 static void write_edges(bld *b)
@@ -576,108 +511,15 @@ static void write_edges(bld *b)
     xw(b, xmlTextWriterEndElement(b->w));
 }
 
-static void graph(bld *b, const aria_llm *m, uint32_t n_ctx)
+static int b_failed(void *bp)
 {
-    const aria_llm_hparams *hp = &m->hp;
-    const int64_t H = hp->n_head, Hkv = hp->n_head_kv, hd = hp->head_dim;
-    const int64_t group = H / Hkv, qd = H * hd, C = n_ctx;
-    char nm[64], nm2[64];
-
-    const int64_t one[1] = {1}, mask_d[2] = {1, C + 1}, past_d[3] = {Hkv, C, hd};
-    val ids = param(b, "input_ids", ET_I64, 1, one);
-    val pos = param(b, "position", ET_I64, 1, one);
-    val mask = param(b, "attention_mask", ET_F32, 2, mask_d);
-    val *past = malloc((size_t)hp->n_layer * 2 * sizeof *past);
-    if (!past) {
-        fail(b, "out of memory");
-        return;
-    }
-    for (uint32_t l = 0; l < hp->n_layer; l++) {
-        ovir_name(nm, sizeof nm, "past_key", l);
-        past[2 * l] = param(b, nm, ET_F32, 3, past_d);
-        ovir_name(nm, sizeof nm, "past_value", l);
-        past[2 * l + 1] = param(b, nm, ET_F32, 3, past_d);
-    }
-
-    val cs_tab, sn_tab, perm;
-    rope_tables(b, m, n_ctx, &cs_tab, &sn_tab, &perm);
-    set_name(b, "rope.cos_at");
-    val cs = gather(b, cs_tab, pos, 0); /* [1, hd] */
-    set_name(b, "rope.sin_at");
-    val sn = gather(b, sn_tab, pos, 0);
-    val eps = f32_scalar(b, hp->rms_eps);
-    val inv = f32_scalar(b, 1.0f / sqrtf((float)hd));
-
-    val embd = weight(b, &m->tok_embd, "token_embd", -1); /* [V, d] */
-    set_name(b, "embed");
-    val x = gather(b, embd, ids, 0); /* [1, d] */
-
-    for (uint32_t l = 0; l < hp->n_layer && !b->failed; l++) {
-        const aria_llm_layer *y = &m->layers[l];
-        val h = rmsnorm(b, x, y->attn_norm, hp->n_embd, eps, "attn_norm", l);
-        val q = matmul(b, h, weight(b, &y->wq, "attn_q", (int)l), 1);
-        val k = matmul(b, h, weight(b, &y->wk, "attn_k", (int)l), 1);
-        val v = matmul(b, h, weight(b, &y->wv, "attn_v", (int)l), 1);
-        if (y->bq) {
-            q = binop(b, "Add", q, vec_f32(b, y->bq, (uint32_t)qd));
-            k = binop(b, "Add", k, vec_f32(b, y->bk, (uint32_t)(Hkv * hd)));
-            v = binop(b, "Add", v, vec_f32(b, y->bv, (uint32_t)(Hkv * hd)));
-        }
-        const int64_t qh[2] = {H, hd}, kh[2] = {Hkv, hd}, q3[3] = {Hkv, group, hd};
-        const int64_t k3[3] = {Hkv, 1, hd}, flat[2] = {1, qd};
-        val qr = rope(b, reshape(b, q, 2, qh), cs, sn, perm);
-        val kr = rope(b, reshape(b, k, 2, kh), cs, sn, perm);
-        ovir_name(nm, sizeof nm, "present_key", l);
-        set_name(b, "blk.%u.present_key", l);
-        b->names = nm;
-        val kn = reshape(b, kr, 3, k3);
-        ovir_name(nm2, sizeof nm2, "present_value", l);
-        set_name(b, "blk.%u.present_value", l);
-        b->names = nm2;
-        val vn = reshape(b, v, 3, k3);
-        result(b, kn);
-        result(b, vn);
-        val keys = concat(b, past[2 * l], kn, 1);     /* [Hkv, C+1, hd] */
-        val vals = concat(b, past[2 * l + 1], vn, 1); /* [Hkv, C+1, hd] */
-        val s = matmul(b, reshape(b, qr, 3, q3), keys, 1); /* [Hkv, group, C+1] */
-        s = binop(b, "Add", binop(b, "Multiply", s, inv), mask);
-        val o = matmul(b, softmax(b, s, 2), vals, 0); /* [Hkv, group, hd] */
-        val a = matmul(b, reshape(b, o, 2, flat), weight(b, &y->wo, "attn_output", (int)l), 1);
-        x = binop(b, "Add", x, a);
-
-        h = rmsnorm(b, x, y->ffn_norm, hp->n_embd, eps, "ffn_norm", l);
-        val g = matmul(b, h, weight(b, &y->w_gate, "ffn_gate", (int)l), 1);
-        val u = matmul(b, h, weight(b, &y->w_up, "ffn_up", (int)l), 1);
-        val act = binop(b, "Multiply", unop(b, "Swish", "opset4", g), u);
-        val dn = matmul(b, act, weight(b, &y->w_down, "ffn_down", (int)l), 1);
-        x = binop(b, "Add", x, dn);
-    }
-    free(past);
-    val h = rmsnorm(b, x, m->output_norm, hp->n_embd, eps, "output_norm", hp->n_layer);
-    val wout = m->output.data == m->tok_embd.data && m->output.type == m->tok_embd.type
-                   ? embd
-                   : weight(b, &m->output, "output", -1);
-    set_name(b, "lm_head");
-    b->names = "logits";
-    val logits = matmul(b, h, wout, 1); /* [1, V] */
-    result(b, logits);
+    return ((bld *)bp)->failed;
 }
 
 aria_err ovir_build(const aria_llm *m, uint32_t n_ctx, ovir *out, aria_msg *why)
 {
     memset(out, 0, sizeof *out);
     const aria_llm_hparams *hp = &m->hp;
-    if (m->layer_first != 0 || m->layer_end != hp->n_layer)
-        return aria_fail(why, ARIA_ERR_UNSUPPORTED,
-                         "the NPU graph holds whole models, not layers %u-%u of %u",
-                         m->layer_first, m->layer_end - 1, hp->n_layer);
-    if (hp->ffn_act != ARIA_ACT_SILU || hp->has_sub_norms)
-        return aria_fail(why, ARIA_ERR_UNSUPPORTED,
-                         "%s: BitNet's sub-norms and squared-ReLU feed-forward are not in the "
-                         "NPU graph yet", hp->arch);
-    if (n_ctx == 0 || n_ctx > 1u << 16)
-        return aria_fail(why, ARIA_ERR_RANGE, "a context of %u positions for the NPU graph",
-                         n_ctx);
 
     bld b = {0};
     xmlBufferPtr buf = xmlBufferCreate();
@@ -694,7 +536,11 @@ aria_err ovir_build(const aria_llm *m, uint32_t n_ctx, ovir *out, aria_msg *why)
     attr(&b, "name", hp->arch);
     attr(&b, "version", "11");
     xw(&b, xmlTextWriterStartElement(b.w, BAD_CAST "layers"));
-    graph(&b, m, n_ctx);
+    const npu_builder bd = {.b = &b, .idx_type = NPU_I64, .input = b_input,
+                            .constant = b_constant, .node = b_node, .weight = b_weight,
+                            .failed = b_failed};
+    aria_msg wm = {{0}};
+    aria_err we = npu_graph_walk(m, n_ctx, &bd, &wm);
     xw(&b, xmlTextWriterEndElement(b.w));
     write_edges(&b);
     xw(&b, xmlTextWriterEndElement(b.w));
@@ -714,10 +560,12 @@ aria_err ovir_build(const aria_llm *m, uint32_t n_ctx, ovir *out, aria_msg *why)
         }
     }
     xmlBufferFree(buf);
-    if (b.failed) {
+    if (we != ARIA_OK || b.failed) {
         free(b.blob);
         free(out->xml);
         memset(out, 0, sizeof *out);
+        if (we != ARIA_OK && wm.text[0])
+            return aria_fail(why, we, "%s", wm.text);
         return aria_fail(why, ARIA_ERR_INTERNAL, "building the NPU graph: %s", b.msg);
     }
     out->blob = b.blob;

@@ -47,7 +47,4 @@ typedef struct ovir {
 aria_err ovir_build(const aria_llm *m, uint32_t n_ctx, ovir *out, aria_msg *why);
 void ovir_free(ovir *ir);
 
-/* Names of the per-layer tensors, into buf: "past_key.3". */
-void ovir_name(char *buf, size_t cap, const char *what, uint32_t layer);
-
 #endif
