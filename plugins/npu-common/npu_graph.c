@@ -418,3 +418,52 @@ aria_err npu_graph_walk(const aria_llm *m, uint32_t n_ctx, const npu_builder *bd
     }
     return ARIA_OK;
 }
+
+/* ---- the caller's KV cache ---------------------------------------------------- */
+
+aria_err npu_kv_init(npu_kv *k, uint32_t C, uint32_t L, uint32_t Hkv, uint32_t hd, aria_msg *why)
+{
+    memset(k, 0, sizeof *k);
+    k->C = C, k->L = L, k->Hkv = Hkv, k->hd = hd;
+    k->mask = calloc((size_t)C + 1, sizeof *k->mask);
+    k->kv = calloc((size_t)L * 2 * Hkv * C * hd, sizeof *k->kv);
+    if (!k->mask || !k->kv) {
+        npu_kv_free(k);
+        return aria_fail(why, ARIA_ERR_NOMEM, "out of memory for a KV cache of %u positions", C);
+    }
+    return ARIA_OK;
+}
+
+void npu_kv_free(npu_kv *k)
+{
+    free(k->mask);
+    free(k->kv);
+    k->mask = NULL;
+    k->kv = NULL;
+}
+
+float *npu_kv_past(const npu_kv *k, uint32_t l, int v)
+{
+    return k->kv + ((size_t)l * 2 + (size_t)v) * k->Hkv * k->C * k->hd;
+}
+
+void npu_kv_begin(npu_kv *k, int32_t token, uint32_t pos)
+{
+    k->token64 = k->token32 = token;
+    k->pos64 = k->pos32 = (int32_t)pos;
+    for (uint32_t j = 0; j < k->C; j++)
+        k->mask[j] = j < pos ? 0.0f : -INFINITY;
+    k->mask[k->C] = 0.0f;
+}
+
+void npu_kv_store(npu_kv *k, uint32_t pos, const float *const *present)
+{
+    const size_t hd = k->hd, plane = (size_t)k->C * hd;
+    for (uint32_t l = 0; l < k->L; l++)
+        for (int v = 0; v < 2; v++) {
+            float *dst = npu_kv_past(k, l, v);
+            const float *src = present[2 * l + (size_t)v];
+            for (uint32_t h = 0; h < k->Hkv; h++)
+                memcpy(dst + h * plane + (size_t)pos * hd, src + h * hd, hd * sizeof(float));
+        }
+}

@@ -96,3 +96,22 @@ void npu_graph_name(char *buf, size_t cap, const char *what, uint32_t layer);
 size_t npu_et_size(int et);
 
 #endif
+
+/* The caller's side of a session on such a graph: the KV cache it binds as
+ * past_*, the per-token inputs, and the stores of present_* after each run. */
+typedef struct npu_kv {
+    uint32_t C, L, Hkv, hd;
+    int64_t token64, pos64; /* input_ids and position, for an i64 graph */
+    int32_t token32, pos32; /* the same, for an i32 graph */
+    float *mask;            /* attention_mask [C + 1] */
+    float *kv;              /* [L][2][Hkv][C][hd] */
+} npu_kv;
+
+aria_err npu_kv_init(npu_kv *k, uint32_t C, uint32_t L, uint32_t Hkv, uint32_t hd, aria_msg *why);
+void npu_kv_free(npu_kv *k);
+/* past_key.l (v = 0) or past_value.l (v = 1): [Hkv][C][hd] */
+float *npu_kv_past(const npu_kv *k, uint32_t l, int v);
+/* Sets the inputs of a run of token at pos: ids, position, mask. */
+void npu_kv_begin(npu_kv *k, int32_t token, uint32_t pos);
+/* Stores each layer's present_key/value ([Hkv][1][hd]; present[2l + v]) at pos. */
+void npu_kv_store(npu_kv *k, uint32_t pos, const float *const *present);

@@ -328,12 +328,9 @@ typedef struct ovp_model {
 
 /* A session: its inference request and the KV cache it feeds in. */
 typedef struct ovp_sess {
-    ovp_model *pm;
     ovr_request *req;
-    uint32_t C, L, Hkv, hd, V;
-    int64_t token, pos;
-    float *mask; /* [C + 1] */
-    float *kv;   /* [L][2][Hkv][C][hd] */
+    npu_kv kv;
+    uint32_t V;
     const float *logits;
     const float **present; /* [L][2] -> [Hkv][hd] */
 } ovp_sess;
@@ -344,8 +341,7 @@ static void ovp_sess_free(void *user)
     if (!s)
         return;
     ovr_request_free(s->req);
-    free(s->mask);
-    free(s->kv);
+    npu_kv_free(&s->kv);
     free(s->present);
     free(s);
 }
@@ -353,25 +349,15 @@ static void ovp_sess_free(void *user)
 static aria_err ovp_step(void *user, int32_t token, uint32_t pos, float *logits, aria_msg *why)
 {
     ovp_sess *s = user;
-    if (pos >= s->C)
-        return aria_fail(why, ARIA_ERR_CONTEXT, "position %u: the NPU graph holds %u", pos, s->C);
-    s->token = token;
-    s->pos = pos;
-    for (uint32_t j = 0; j < s->C; j++)
-        s->mask[j] = j < pos ? 0.0f : -INFINITY;
-    s->mask[s->C] = 0.0f;
+    if (pos >= s->kv.C)
+        return aria_fail(why, ARIA_ERR_CONTEXT, "position %u: the NPU graph holds %u", pos,
+                         s->kv.C);
+    npu_kv_begin(&s->kv, token, pos);
     aria_err e = ovr_request_infer(s->req, why);
     if (e != ARIA_OK)
         return e;
     memcpy(logits, s->logits, (size_t)s->V * sizeof *logits);
-    const size_t hd = s->hd, plane = (size_t)s->C * hd;
-    for (uint32_t l = 0; l < s->L; l++)
-        for (int kv = 0; kv < 2; kv++) {
-            float *dst = s->kv + ((size_t)l * 2 + (size_t)kv) * s->Hkv * plane;
-            const float *src = s->present[2 * l + (size_t)kv];
-            for (uint32_t h = 0; h < s->Hkv; h++)
-                memcpy(dst + h * plane + (size_t)pos * hd, src + h * hd, hd * sizeof(float));
-        }
+    npu_kv_store(&s->kv, pos, s->present);
     return ARIA_OK;
 }
 
@@ -383,28 +369,25 @@ static aria_err ovp_session(void *state, uint32_t n_ctx, aria_llm_exec *out, ari
     ovp_sess *s = calloc(1, sizeof *s);
     if (!s)
         return aria_fail(why, ARIA_ERR_NOMEM, "out of memory");
-    s->pm = pm;
-    s->C = ir->n_ctx;
-    s->L = ir->n_layers;
-    s->Hkv = ir->n_kv_heads;
-    s->hd = ir->head_dim;
     s->V = ir->n_vocab;
-    const size_t plane = (size_t)s->Hkv * s->C * s->hd;
-    s->mask = calloc((size_t)s->C + 1, sizeof *s->mask);
-    s->kv = calloc((size_t)s->L * 2 * plane, sizeof *s->kv);
-    s->present = calloc((size_t)s->L * 2, sizeof *s->present);
-    aria_err e = ARIA_OK;
-    if (!s->mask || !s->kv || !s->present) {
-        e = aria_fail(why, ARIA_ERR_NOMEM, "out of memory for a KV cache of %u positions", s->C);
+    aria_err e = npu_kv_init(&s->kv, ir->n_ctx, ir->n_layers, ir->n_kv_heads, ir->head_dim, why);
+    if (e != ARIA_OK) {
+        free(s);
+        return e;
+    }
+    const npu_kv *k = &s->kv;
+    s->present = calloc((size_t)k->L * 2, sizeof *s->present);
+    if (!s->present) {
+        e = aria_fail(why, ARIA_ERR_NOMEM, "out of memory");
         goto fail;
     }
     if ((e = ovr_request_new(pm->cm, &s->req, why)) != ARIA_OK)
         goto fail;
-    const int64_t one[1] = {1}, md[2] = {1, (int64_t)s->C + 1};
-    const int64_t pd[3] = {s->Hkv, s->C, s->hd};
-    if ((e = ovr_request_bind(s->req, "input_ids", OVR_I64, 1, one, &s->token, why)) ||
-        (e = ovr_request_bind(s->req, "position", OVR_I64, 1, one, &s->pos, why)) ||
-        (e = ovr_request_bind(s->req, "attention_mask", OVR_F32, 2, md, s->mask, why)))
+    const int64_t one[1] = {1}, md[2] = {1, (int64_t)k->C + 1};
+    const int64_t pd[3] = {k->Hkv, k->C, k->hd};
+    if ((e = ovr_request_bind(s->req, "input_ids", OVR_I64, 1, one, &s->kv.token64, why)) ||
+        (e = ovr_request_bind(s->req, "position", OVR_I64, 1, one, &s->kv.pos64, why)) ||
+        (e = ovr_request_bind(s->req, "attention_mask", OVR_F32, 2, md, k->mask, why)))
         goto fail;
     void *p;
     if ((e = ovr_request_output(s->req, "logits", (size_t)s->V * sizeof(float), &p, why)))
@@ -413,17 +396,16 @@ static aria_err ovp_session(void *state, uint32_t n_ctx, aria_llm_exec *out, ari
     char nm[48];
     static const char *const names[2][2] = {{"past_key", "past_value"},
                                             {"present_key", "present_value"}};
-    for (uint32_t l = 0; l < s->L; l++)
-        for (int kv = 0; kv < 2; kv++) {
-            npu_graph_name(nm, sizeof nm, names[0][kv], l);
-            if ((e = ovr_request_bind(s->req, nm, OVR_F32, 3, pd,
-                                      s->kv + ((size_t)l * 2 + (size_t)kv) * plane, why)))
+    for (uint32_t l = 0; l < k->L; l++)
+        for (int v = 0; v < 2; v++) {
+            npu_graph_name(nm, sizeof nm, names[0][v], l);
+            if ((e = ovr_request_bind(s->req, nm, OVR_F32, 3, pd, npu_kv_past(k, l, v), why)))
                 goto fail;
-            npu_graph_name(nm, sizeof nm, names[1][kv], l);
-            if ((e = ovr_request_output(s->req, nm, (size_t)s->Hkv * s->hd * sizeof(float), &p,
+            npu_graph_name(nm, sizeof nm, names[1][v], l);
+            if ((e = ovr_request_output(s->req, nm, (size_t)k->Hkv * k->hd * sizeof(float), &p,
                                         why)))
                 goto fail;
-            s->present[2 * l + (size_t)kv] = p;
+            s->present[2 * l + (size_t)v] = p;
         }
     *out = (aria_llm_exec){.step = ovp_step, .free = ovp_sess_free, .user = s};
     return ARIA_OK;
