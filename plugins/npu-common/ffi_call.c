@@ -74,6 +74,26 @@ aria_err npu_ffi_prep(npu_ffi_fn *f, const char *name, void *addr, const char *s
     return ARIA_OK;
 }
 
+aria_err npu_ffi_prep_types(npu_ffi_fn *f, const char *name, void *addr, char ret,
+                            ffi_type *const *args, unsigned n, aria_msg *why)
+{
+    memset(f, 0, sizeof *f);
+    f->name = name;
+    ffi_type *rtype = ret == 'v' ? &ffi_type_void : ret == 'S' ? NULL : ffi_type_of(ret);
+    if (!addr || !rtype || n > NPU_FFI_MAX_ARGS)
+        return aria_fail(why, ARIA_ERR_INVALID, "%s: bad call interface", name);
+    for (unsigned i = 0; i < n; i++)
+        f->args[i] = args[i];
+    f->n_args = f->n_fixed = n;
+    f->ret = ret;
+    ffi_status st = ffi_prep_cif(&f->cif, FFI_DEFAULT_ABI, n, rtype, f->args);
+    if (st != FFI_OK)
+        return aria_fail(why, ARIA_ERR_INTERNAL, "%s: libffi refused the call interface (status %d)",
+                         name, (int)st);
+    memcpy(&f->addr, &addr, sizeof f->addr);
+    return ARIA_OK;
+}
+
 aria_err npu_ffi_bind(npu_ffi_fn *f, void *dl, const char *lib, const char *name, const char *sig,
                       aria_msg *why)
 {

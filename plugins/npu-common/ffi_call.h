@@ -64,6 +64,13 @@ typedef struct npu_ffi_fn {
  * or a NULL addr, ARIA_ERR_INTERNAL when libffi refuses the interface. */
 aria_err npu_ffi_prep(npu_ffi_fn *f, const char *name, void *addr, const char *sig, aria_msg *why);
 
+/* Prepares f with argument types given as libffi types, for what a
+ * signature string cannot say (a struct passed by value: the caller builds
+ * its ffi_type, which must outlive f). ret is a return code of the
+ * signature strings. Errors as npu_ffi_prep. */
+aria_err npu_ffi_prep_types(npu_ffi_fn *f, const char *name, void *addr, char ret,
+                            ffi_type *const *args, unsigned n, aria_msg *why);
+
 /* Looks name up in the library dl (opened from lib, which only names it in
  * messages) and prepares f. A missing symbol is ARIA_ERR_NOT_FOUND with
  * "no entry point 'NAME' in LIB" in *why (the name first: a short field

@@ -95,8 +95,6 @@ void npu_graph_name(char *buf, size_t cap, const char *what, uint32_t layer);
 /* Bytes of one element. */
 size_t npu_et_size(int et);
 
-#endif
-
 /* The caller's side of a session on such a graph: the KV cache it binds as
  * past_*, the per-token inputs, and the stores of present_* after each run. */
 typedef struct npu_kv {
@@ -115,3 +113,5 @@ float *npu_kv_past(const npu_kv *k, uint32_t l, int v);
 void npu_kv_begin(npu_kv *k, int32_t token, uint32_t pos);
 /* Stores each layer's present_key/value ([Hkv][1][hd]; present[2l + v]) at pos. */
 void npu_kv_store(npu_kv *k, uint32_t pos, const float *const *present);
+
+#endif

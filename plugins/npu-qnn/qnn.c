@@ -8,27 +8,48 @@
  * comes from the plugin's context, which init filled by loading QNN
  * (qnn_runtime.c); detect itself never loads anything.
  *
- * The backend claims no model: building or loading a QNN graph is not
- * implemented, and its probe says so (or why the runtime is missing). */
+ * The backend is the shared runtime (aria/rt.h) with the forward pass on
+ * the HTP: at load the model becomes a QNN graph (qnn_graph.c), finalized
+ * for the HTP; each session feeds it its own KV cache. Without the runtime
+ * or an on-chip HTP, probe says which is missing. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* dladdr, readlink, strnlen: also when built out of tree */
 #endif
 #include <aria/aria.h>
 
+#include "npu_graph.h"
+#include "qnn_graph.h"
 #include "qnn_runtime.h"
 #include "sysfs.h"
 
+#include <aria/llm.h>
+#include <aria/rt.h>
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define QNP_NAME            "npu-qnn"
 #define QNP_SECTION         "plugin." QNP_NAME
 #define QNP_DEFAULT_RUNTIME "libQnnHtp.so"
+#define QNP_SCORE           50 /* above gguf on the CPU, below bitnet's own formats */
 
 typedef struct qnp_ctx {
+    aria_rt art; /* first: the backend's slots take the context as an aria_rt */
+    aria_rt_accel accel;
     const aria_host *host;
     qnr_runtime rt;
+    int enabled;      /* [plugin.npu-qnn] models = on */
+    int fp16;         /* precision = fp16 */
+    uint32_t max_ctx; /* context */
 } qnp_ctx;
+
+/* A model finalized on the HTP. */
+typedef struct qnp_model {
+    qng_model *g;
+    uint32_t L, Hkv, hd;
+} qnp_model;
 
 /* The Hexagon (HTP) architecture of Snapdragon SoCs, by the name the socinfo
  * driver gives in /sys/devices/soc0/machine (a prefix: "SA8295P" is SA8295).
@@ -148,10 +169,15 @@ static const aria_detector_vt qnp_detector = {
     .detect = qnp_detect,
 };
 
-static aria_err qnp_unavailable(const qnp_ctx *c, aria_msg *why)
+/* ---- the backend ------------------------------------------------------------ */
+
+/* Why models cannot go to the HTP, or ARIA_OK when they can. */
+static aria_err qnp_usable(const qnp_ctx *c, aria_msg *why)
 {
     if (!c)
         return aria_fail(why, ARIA_ERR_UNAVAILABLE, "plugin not initialized");
+    if (!c->enabled)
+        return aria_fail(why, ARIA_ERR_UNAVAILABLE, "[%s] models = off", QNP_SECTION);
     const qnr_info *rt = &c->rt.info;
     if (!rt->loaded)
         return aria_fail(why, ARIA_ERR_UNAVAILABLE, "QNN runtime not loaded: %s", rt->why);
@@ -159,85 +185,172 @@ static aria_err qnp_unavailable(const qnp_ctx *c, aria_msg *why)
     qnp_version(&rt->core_api, core, sizeof core);
     if (!rt->has_device)
         return aria_fail(why, ARIA_ERR_UNAVAILABLE, "QNN %s loaded, but %s", core, rt->device_why);
-    return aria_fail(why, ARIA_ERR_UNSUPPORTED,
-                     "QNN %s sees a Hexagon v%u HTP, but building QNN graphs for models is not "
-                     "implemented yet",
-                     core, rt->arch);
+    return ARIA_OK;
 }
 
 static aria_err qnp_probe(void *ctx, const char *path, aria_probe *out, aria_msg *why)
 {
-    (void)path;
     memset((char *)out + sizeof out->hdr, 0, sizeof *out - sizeof out->hdr);
-    out->score = 0;
-    return qnp_unavailable(ctx, why);
+    aria_err e = qnp_usable(ctx, why);
+    if (e != ARIA_OK)
+        return e;
+    int ternary = 0;
+    if ((e = aria_rt_inspect(path, out, &ternary, why)) != ARIA_OK) {
+        out->score = 0;
+        return e;
+    }
+    if (ternary) {
+        out->score = 0;
+        return aria_fail(why, ARIA_ERR_UNSUPPORTED,
+                         "ternary weights stay on the CPU: the HTP graph would hold them as f32");
+    }
+    out->score = QNP_SCORE;
+    out->tiers = ARIA_TIER_QUALITY | ARIA_TIER_SPECIALIST;
+    return ARIA_OK;
 }
 
+/* A session: the KV cache it feeds the graph, and the layers' outputs. */
+typedef struct qnp_sess {
+    qng_model *g;
+    npu_kv kv;
+    float *present; /* [L][2][Hkv][hd] */
+    float **present_at;
+} qnp_sess;
+
+static void qnp_sess_free(void *user)
+{
+    qnp_sess *s = user;
+    if (!s)
+        return;
+    npu_kv_free(&s->kv);
+    free(s->present);
+    free(s->present_at);
+    free(s);
+}
+
+static aria_err qnp_step(void *user, int32_t token, uint32_t pos, float *logits, aria_msg *why)
+{
+    qnp_sess *s = user;
+    if (pos >= s->kv.C)
+        return aria_fail(why, ARIA_ERR_CONTEXT, "position %u: the HTP graph holds %u", pos,
+                         s->kv.C);
+    npu_kv_begin(&s->kv, token, pos);
+    aria_err e = qng_execute(s->g, &s->kv, logits, s->present_at, why);
+    if (e != ARIA_OK)
+        return e;
+    npu_kv_store(&s->kv, pos, (const float *const *)s->present_at);
+    return ARIA_OK;
+}
+
+static aria_err qnp_session(void *state, uint32_t n_ctx, aria_llm_exec *out, aria_msg *why)
+{
+    qnp_model *pm = state;
+    (void)n_ctx; /* the context refuses positions past it; the graph holds pm's */
+    qnp_sess *s = calloc(1, sizeof *s);
+    if (!s)
+        return aria_fail(why, ARIA_ERR_NOMEM, "out of memory");
+    s->g = pm->g;
+    aria_err e = npu_kv_init(&s->kv, qng_n_ctx(pm->g), pm->L, pm->Hkv, pm->hd, why);
+    if (e != ARIA_OK) {
+        free(s);
+        return e;
+    }
+    const size_t per = (size_t)pm->Hkv * pm->hd;
+    s->present = malloc((size_t)pm->L * 2 * per * sizeof *s->present);
+    s->present_at = malloc((size_t)pm->L * 2 * sizeof *s->present_at);
+    if (!s->present || !s->present_at) {
+        qnp_sess_free(s);
+        return aria_fail(why, ARIA_ERR_NOMEM, "out of memory");
+    }
+    for (size_t j = 0; j < (size_t)pm->L * 2; j++)
+        s->present_at[j] = s->present + j * per;
+    *out = (aria_llm_exec){.step = qnp_step, .free = qnp_sess_free, .user = s};
+    return ARIA_OK;
+}
+
+static void qnp_model_close(void *state)
+{
+    qnp_model *pm = state;
+    if (!pm)
+        return;
+    qng_free(pm->g);
+    free(pm);
+}
+
+static double qnp_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static aria_err qnp_open(void *user, const aria_llm *m, uint32_t *n_ctx, void **state,
+                         aria_msg *why)
+{
+    qnp_ctx *c = user;
+    *state = NULL;
+    aria_err e = qnp_usable(c, why);
+    if (e != ARIA_OK)
+        return e;
+    if (*n_ctx > c->max_ctx)
+        *n_ctx = c->max_ctx;
+    qnp_model *pm = calloc(1, sizeof *pm);
+    if (!pm)
+        return aria_fail(why, ARIA_ERR_NOMEM, "out of memory");
+    pm->L = m->hp.n_layer;
+    pm->Hkv = m->hp.n_head_kv;
+    pm->hd = m->hp.head_dim;
+    double t0 = qnp_now();
+    qng_stats st = {0};
+    if ((e = qng_build(&c->rt, m, *n_ctx, c->fp16, &pm->g, &st, why)) != ARIA_OK) {
+        free(pm);
+        return e;
+    }
+    c->host->log(ARIA_LOG_INFO, QNP_NAME,
+                 "graph of %zu nodes and %zu tensors for %u positions, %.1f MB of constants, "
+                 "finalized for the HTP in %.2f s",
+                 st.n_nodes, st.n_tensors, *n_ctx, (double)st.static_bytes / 1e6,
+                 qnp_now() - t0);
+    *state = pm;
+    return ARIA_OK;
+}
+
+/* The HTP first: without it, load refuses with probe's reason before
+ * reading the file. */
 static aria_err qnp_load(void *ctx, const aria_load_params *p, aria_model **out, aria_msg *why)
 {
-    (void)p;
     *out = NULL;
-    return qnp_unavailable(ctx, why);
-}
-
-/* No model is ever made, so no slot below is reached with a handle. */
-static void qnp_unload(aria_model *m)
-{
-    (void)m;
-}
-static aria_err qnp_model_info(aria_model *m, aria_model_info *out)
-{
-    (void)m;
-    (void)out;
-    return ARIA_ERR_INVALID;
-}
-static aria_err qnp_session_new(aria_model *m, const aria_session_params *p, aria_session **out,
-                                aria_msg *why)
-{
-    (void)m;
-    (void)p;
-    *out = NULL;
-    return aria_fail(why, ARIA_ERR_INVALID, "no model");
-}
-static void qnp_session_free(aria_session *s)
-{
-    (void)s;
-}
-static uint32_t qnp_session_pos(aria_session *s)
-{
-    (void)s;
-    return 0;
-}
-static aria_err qnp_session_truncate(aria_session *s, uint32_t n)
-{
-    (void)s;
-    (void)n;
-    return ARIA_ERR_INVALID;
-}
-static aria_err qnp_forward(aria_session *s, const aria_batch *in, aria_forward_out *out,
-                            aria_msg *why)
-{
-    (void)s;
-    (void)in;
-    (void)out;
-    return aria_fail(why, ARIA_ERR_INVALID, "no model");
+    aria_err e = qnp_usable(ctx, why);
+    return e != ARIA_OK ? e : aria_rt_load(ctx, p, out, why);
 }
 
 static const aria_backend_vt qnp_backend = {
     .hdr = {sizeof(aria_backend_vt), ARIA_BACKEND_VERSION},
     .name = "qnn",
-    .tiers = ARIA_TIER_NONE,
-    .formats = "",
+    .tiers = ARIA_TIER_QUALITY | ARIA_TIER_SPECIALIST,
+    .formats = "F32,F16,BF16,Q8_0,Q4_0,Q4_K,Q5_K,Q6_K",
     .probe = qnp_probe,
     .load = qnp_load,
-    .unload = qnp_unload,
-    .model_info = qnp_model_info,
-    .session_new = qnp_session_new,
-    .session_free = qnp_session_free,
-    .session_pos = qnp_session_pos,
-    .session_truncate = qnp_session_truncate,
-    .forward = qnp_forward,
+    .unload = aria_rt_unload,
+    .model_info = aria_rt_model_info,
+    .session_new = aria_rt_session_new,
+    .session_free = aria_rt_session_free,
+    .session_pos = aria_rt_session_pos,
+    .session_truncate = aria_rt_session_truncate,
+    .tokenize = aria_rt_tokenize,
+    .token_piece = aria_rt_token_piece,
+    .chat_format = aria_rt_chat_format,
+    .forward = aria_rt_forward,
+    .sample = aria_rt_sample,
+    .generate = aria_rt_generate,
 };
+
+/* A config value, or def when unset or empty (the core checked its type). */
+static const char *qnp_cfg_str(const aria_host *host, const char *key, const char *def)
+{
+    const char *v = host->config_get ? host->config_get(QNP_SECTION, key) : NULL;
+    return v && v[0] ? v : def;
+}
 
 static aria_err qnp_init(const aria_host *host, void **ctx, aria_msg *why)
 {
@@ -245,9 +358,16 @@ static aria_err qnp_init(const aria_host *host, void **ctx, aria_msg *why)
     if (!c)
         return aria_fail(why, ARIA_ERR_NOMEM, "out of memory");
     c->host = host;
-    const char *lib = host->config_get ? host->config_get(QNP_SECTION, "runtime") : NULL;
-    if (!lib || !lib[0])
-        lib = QNP_DEFAULT_RUNTIME;
+    c->art = (aria_rt){.host = host, .name = "qnn", .tiers = qnp_backend.tiers,
+                       .accel = &c->accel};
+    c->accel = (aria_rt_accel){.user = c, .open = qnp_open, .close = qnp_model_close,
+                               .session = qnp_session};
+    const char *lib = qnp_cfg_str(host, "runtime", QNP_DEFAULT_RUNTIME);
+    c->enabled = strcmp(qnp_cfg_str(host, "models", "on"), "off") != 0;
+    c->fp16 = strcmp(qnp_cfg_str(host, "precision", "fp16"), "fp32") != 0;
+    c->max_ctx = (uint32_t)strtoul(qnp_cfg_str(host, "context", "2048"), NULL, 10);
+    if (c->max_ctx < 16)
+        c->max_ctx = 2048;
     /* A missing runtime is the usual case, not an error (see openvino.c). */
     aria_msg m = {{0}};
     if (qnr_open(&c->rt, lib, &m) == ARIA_OK) {
@@ -290,6 +410,24 @@ static const aria_cfg_key qnp_cfg[] = {
      .def = QNP_DEFAULT_RUNTIME,
      .help = "QNN HTP backend library to load: a path, or a file name for the loader's search "
              "path"},
+    {.key = "models",
+     .type = ARIA_CFG_ENUM,
+     .def = "on",
+     .choices = "on|off",
+     .help = "on: models run on the HTP when it is there; off: every model stays on the CPU"},
+    {.key = "context",
+     .type = ARIA_CFG_INT,
+     .def = "2048",
+     .min = 16,
+     .max = 65536,
+     .help = "positions a model's graph holds at most (static shapes: every token attends over "
+             "all of them, masked)"},
+    {.key = "precision",
+     .type = ARIA_CFG_ENUM,
+     .def = "fp16",
+     .choices = "fp16|fp32",
+     .help = "the HTP's arithmetic for the graph's FLOAT_32 tensors: fp16 (QNN's float "
+             "models) or fp32 (the backend's default)"},
 };
 
 static const aria_plugin_desc qnp_desc = {

@@ -107,10 +107,14 @@ static const char *const qnr_slot_names[QNR_SLOTS_KNOWN] = {
  * outside the library means the table is not laid out as this file thinks,
  * and nothing in it can be trusted (ARIA_ERR_ABI): calling it could jump
  * anywhere. */
-static aria_err qnr_slot(const qnr_interface *p, int k, const void *lib_base, const char *lib,
-                         const char *sig, npu_ffi_fn *f, aria_msg *why)
+/* The address in slot k, checked to point into the library. */
+static aria_err qnr_slot_checked(const qnr_interface *p, int k, const char *name,
+                                 const void *lib_base, const char *lib, void **out,
+                                 aria_msg *why)
 {
-    const char *name = qnr_slot_names[k];
+    *out = NULL;
+    if (k < 0 || k >= QNR_SLOTS_KNOWN)
+        return aria_fail(why, ARIA_ERR_INTERNAL, "slot %d of QnnInterface_t", k);
     void *addr = p->slot[k];
     if (!addr)
         return aria_fail(why, ARIA_ERR_UNSUPPORTED, "%s is not provided by %s", name, lib);
@@ -120,7 +124,40 @@ static aria_err qnr_slot(const qnr_interface *p, int k, const void *lib_base, co
                          "%s (slot %d of QnnInterface_t) does not point into %s: the table is "
                          "not laid out as QNN API 2 says",
                          name, k, lib);
-    return npu_ffi_prep(f, name, addr, sig, why);
+    *out = addr;
+    return ARIA_OK;
+}
+
+static aria_err qnr_slot_named(const qnr_interface *p, int k, const char *name,
+                               const void *lib_base, const char *lib, const char *sig,
+                               npu_ffi_fn *f, aria_msg *why)
+{
+    void *addr;
+    aria_err e = qnr_slot_checked(p, k, name, lib_base, lib, &addr, why);
+    return e != ARIA_OK ? e : npu_ffi_prep(f, name, addr, sig, why);
+}
+
+static aria_err qnr_slot(const qnr_interface *p, int k, const void *lib_base, const char *lib,
+                         const char *sig, npu_ffi_fn *f, aria_msg *why)
+{
+    return qnr_slot_named(p, k, qnr_slot_names[k], lib_base, lib, sig, f, why);
+}
+
+aria_err qnr_bind(const qnr_runtime *rt, int k, const char *name, const char *sig, npu_ffi_fn *f,
+                  aria_msg *why)
+{
+    if (!rt->info.loaded || !rt->provider)
+        return aria_fail(why, ARIA_ERR_UNAVAILABLE, "QNN runtime not loaded: %s", rt->info.why);
+    return qnr_slot_named(rt->provider, k, name, rt->base, rt->info.lib, sig, f, why);
+}
+
+aria_err qnr_slot_addr(const qnr_runtime *rt, int k, const char *name, void **addr,
+                       aria_msg *why)
+{
+    *addr = NULL;
+    if (!rt->info.loaded || !rt->provider)
+        return aria_fail(why, ARIA_ERR_UNAVAILABLE, "QNN runtime not loaded: %s", rt->info.why);
+    return qnr_slot_checked(rt->provider, k, name, rt->base, rt->info.lib, addr, why);
 }
 
 static uint64_t qnr_call(const npu_ffi_fn *f, size_t n, void **args)
@@ -186,7 +223,8 @@ fail:
 }
 
 /* Queries the library: ARIA_OK when a 2.x provider passed its checks. */
-static aria_err qnr_query(void *dl, const char *lib, qnr_info *info, aria_msg *why)
+static aria_err qnr_query(void *dl, const char *lib, qnr_info *info, const void **prov,
+                          const void **basep, aria_msg *why)
 {
     npu_ffi_fn gp;
     /* Qnn_ErrorHandle_t QnnInterface_getProviders(const QnnInterface_t ***providerList,
@@ -270,6 +308,8 @@ static aria_err qnr_query(void *dl, const char *lib, qnr_info *info, aria_msg *w
     }
 
     qnr_platform(p, base, lib, info);
+    *prov = p;
+    *basep = base;
     return ARIA_OK;
 }
 
@@ -291,12 +331,13 @@ aria_err qnr_open(qnr_runtime *rt, const char *lib, aria_msg *why)
                        e ? e : "unknown dlopen error");
     } else {
         info->opened = 1;
-        rc = qnr_query(dl, lib, info, &m);
+        rc = qnr_query(dl, lib, info, &rt->provider, &rt->base, &m);
     }
     if (rc == ARIA_OK) {
         rt->dl = dl;
         info->loaded = 1;
     } else {
+        rt->provider = rt->base = NULL;
         qnr_info keep = {0};
         memcpy(keep.lib, info->lib, sizeof keep.lib);
         keep.opened = info->opened;

@@ -9,8 +9,7 @@
  * (each slot it calls must point into the library, and backendGetApiVersion
  * must agree with the provider's version fields), reads the build id, and
  * asks deviceGetPlatformInfo for the on-chip HTP (SoC model, Hexagon
- * architecture, cores, VTCM). It creates no backend, context or graph (see
- * docs/npu.md). */
+ * architecture, cores, VTCM). qnn_graph.c builds and runs graphs on it. */
 #ifndef QNR_RUNTIME_H
 #define QNR_RUNTIME_H
 
@@ -44,8 +43,24 @@ typedef struct qnr_info {
 
 typedef struct qnr_runtime {
     void *dl; /* open while the plugin lives; NULL when !info.loaded */
+    const void *provider; /* the QnnInterface_t chosen, while loaded */
+    const void *base;     /* where the library is mapped (dladdr) */
     qnr_info info;
 } qnr_runtime;
+
+#include "ffi_call.h"
+
+/* Prepares slot k of the chosen provider's table (see qnn_runtime.c for
+ * the checks) to be called with signature sig; name is for messages. */
+aria_err qnr_bind(const qnr_runtime *rt, int k, const char *name, const char *sig, npu_ffi_fn *f,
+                  aria_msg *why);
+
+/* The same check, for a slot the caller prepares itself (npu_ffi_prep_types). */
+aria_err qnr_slot_addr(const qnr_runtime *rt, int k, const char *name, void **addr,
+                       aria_msg *why);
+
+/* Error handles: the code is the low 16 bits. */
+#define QNR_CODE(e) ((unsigned)((e)&0xffff))
 
 /* Loads lib (a path or a soname) and queries it. Always fills rt->info;
  * returns ARIA_OK when loaded, else the error with the reason (naming the
