@@ -1200,6 +1200,108 @@ static void test_qualcomm_fake_runtime(void **state)
     assert_string_equal(read_log(f), qnn_calls);
 }
 
+/* The whole path on the fake HTP, which records the graph the plugin builds
+ * through the interface table and executes it by QNN's op definitions:
+ * greedy decoding gives the golden text. */
+static void test_qualcomm_graph_golden(void **state)
+{
+    fixture *f = *state;
+    put(f, "dev/fastrpc-cdsp", "", 1);
+    snprintf(g_qnn_runtime, sizeof g_qnn_runtime, "%s", FAKE_QNN);
+    load_plugins(f);
+    const ari_iface *it = find(f, ARIA_IFACE_BACKEND, "qnn");
+    const aria_backend_vt *vt = it->vt;
+    aria_probe pr = {.hdr = {sizeof pr, 1}};
+    aria_msg why = {{0}};
+    if (vt->probe(it->plugin->ctx, MODEL, &pr, &why) != ARIA_OK)
+        fail_msg("probe: %s", why.text);
+    assert_true(pr.score > 10);
+    aria_load_params lp = {.hdr = {sizeof lp, 1}, .path = MODEL, .model_id = "stories",
+                           .n_ctx = 256};
+    aria_model *m = NULL;
+    if (vt->load(it->plugin->ctx, &lp, &m, &why) != ARIA_OK)
+        fail_msg("load: %s", why.text);
+    const char *log = read_log(f);
+    assert_has(log, "backendCreate(NULL, NULL, out)");
+    assert_has(log, "contextCreate(backend, device, NULL, out)");
+    assert_has(log, "graphCreate(context, \"aria\", {CUSTOM HTP precision=FLOAT16}, out)");
+    assert_has(log, "graphFinalize(graph, NULL, NULL)");
+    assert_true(count_lines(f->log, "graphAddNode(") > 300);
+
+    aria_session *s = NULL;
+    aria_session_params sp = {.hdr = {sizeof sp, 1}};
+    assert_int_equal(vt->session_new(m, &sp, &s, &why), ARIA_OK);
+    collect *c = calloc(1, sizeof *c);
+    size_t gl = 0;
+    char *gold = golden_text(&gl);
+    gen_greedy(vt, m, s, 200, c);
+    if (c->len != gl || memcmp(c->text, gold, gl) != 0)
+        fail_msg("the HTP path's text differs from the golden output:\n%.*s", (int)c->len,
+                 c->text);
+    assert_int_equal(count_lines(f->log, "graphExecute(graph, "), 200);
+    /* truncated, it starts over exactly */
+    assert_int_equal(vt->session_truncate(s, 0), ARIA_OK);
+    gen_greedy(vt, m, s, 60, c);
+    size_t cut = c->len < gl ? c->len : gl;
+    assert_true(cut > 100);
+    assert_memory_equal(c->text, gold, cut);
+    vt->session_free(s);
+    vt->unload(m);
+    free(c);
+    free(gold);
+    assert_int_equal(count_lines(f->log, "contextFree(context, NULL)"), 1);
+    assert_int_equal(count_lines(f->log, "backendFree(backend)"), 1);
+}
+
+/* The backend refuses: load fails with the slot and its error, every handle
+ * made so far is freed, and the plugin stays usable. */
+static void test_qualcomm_graph_fails(void **state)
+{
+    fixture *f = *state;
+    put(f, "dev/fastrpc-cdsp", "", 1);
+    snprintf(g_qnn_runtime, sizeof g_qnn_runtime, "%s", FAKE_QNN);
+    load_plugins(f);
+    const ari_iface *it = find(f, ARIA_IFACE_BACKEND, "qnn");
+    const aria_backend_vt *vt = it->vt;
+    static const char *const slots[] = {"backendCreate", "contextCreate", "graphCreate",
+                                        "graphFinalize"};
+    for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++) {
+        setenv("ARIA_FAKE_FAIL", slots[i], 1);
+        aria_load_params lp = {.hdr = {sizeof lp, 1}, .path = MODEL, .model_id = "s", .n_ctx = 32};
+        aria_model *m = NULL;
+        aria_msg why = {{0}};
+        assert_int_not_equal(vt->load(it->plugin->ctx, &lp, &m, &why), ARIA_OK);
+        assert_null(m);
+        char want[64];
+        snprintf(want, sizeof want, "%s failed (QNN error ", slots[i]);
+        assert_has(why.text, want);
+    }
+    assert_int_equal(count_lines(f->log, "backendCreate(") - 1,
+                     count_lines(f->log, "backendFree(backend)"));
+    /* a run that fails ends the generation with its reason */
+    unsetenv("ARIA_FAKE_FAIL");
+    aria_load_params lp = {.hdr = {sizeof lp, 1}, .path = MODEL, .model_id = "s", .n_ctx = 32};
+    aria_model *m = NULL;
+    aria_msg why = {{0}};
+    assert_int_equal(vt->load(it->plugin->ctx, &lp, &m, &why), ARIA_OK);
+    aria_session *s = NULL;
+    aria_session_params sp = {.hdr = {sizeof sp, 1}};
+    assert_int_equal(vt->session_new(m, &sp, &s, &why), ARIA_OK);
+    setenv("ARIA_FAKE_FAIL", "graphExecute", 1);
+    collect *c = calloc(1, sizeof *c);
+    int32_t bos[1] = {1};
+    aria_gen_params gp = {.hdr = {sizeof gp, 1}, .max_tokens = 5, .on_token = on_tok, .user = c};
+    gp.sampling.top_p = 1;
+    gp.sampling.repeat_penalty = 1;
+    aria_gen_result res = {.hdr = {sizeof res, 1}};
+    assert_int_not_equal(vt->generate(s, bos, 1, &gp, &res, &why), ARIA_OK);
+    assert_has(why.text, "graphExecute failed");
+    unsetenv("ARIA_FAKE_FAIL");
+    vt->session_free(s);
+    vt->unload(m);
+    free(c);
+}
+
 static void test_qualcomm_fake_modes(void **state)
 {
     fixture *f = *state;
@@ -1376,6 +1478,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_qualcomm_nodes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_qualcomm_garbage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_qualcomm_fake_runtime, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_qualcomm_graph_golden, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_qualcomm_graph_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_qualcomm_fake_modes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_qualcomm_fake_missing_entry_point, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hardware_report, setup, teardown),
