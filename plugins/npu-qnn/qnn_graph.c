@@ -49,9 +49,13 @@ typedef struct q_quant {
     } u;
 } q_quant;
 
-/* Qnn_Tensor_t, version 1 */
+/* Qnn_Tensor_t, version 1. The union also holds Qnn_TensorV2_t (136
+ * bytes: version 1's fields, isDynamicDimensions, sparseParams,
+ * isProduced), which sets the struct's size: the stride of the arrays the
+ * backend reads. */
 typedef struct q_tensor {
     uint32_t version; /* QNN_TENSOR_VERSION_1 */
+    union {
     struct {
         uint32_t id;
         const char *name;
@@ -68,9 +72,12 @@ typedef struct q_tensor {
             void *mem_handle;
         } u;
     } v1;
+    unsigned char v2_space[136];
+    };
 } q_tensor;
 
-/* Qnn_Scalar_t */
+/* Qnn_Scalar_t: its union holds double, 64-bit integers and a string
+ * pointer too, so the value sits at offset 8. */
 typedef struct q_scalar {
     uint32_t data_type;
     union {
@@ -78,6 +85,9 @@ typedef struct q_scalar {
         uint32_t u32;
         int32_t i32;
         uint8_t b8;
+        double d;
+        uint64_t u64;
+        const char *s;
     } u;
 } q_scalar;
 
@@ -126,12 +136,13 @@ typedef struct q_htp_graph_config {
 
 #if defined(__LP64__) || defined(_LP64)
 ARIA_STATIC_ASSERT(sizeof(q_quant) == 40, "Qnn_QuantizeParams_t");
-ARIA_STATIC_ASSERT(sizeof(q_tensor) == 120, "Qnn_Tensor_t");
+ARIA_STATIC_ASSERT(sizeof(q_tensor) == 144, "Qnn_Tensor_t");
+ARIA_STATIC_ASSERT(sizeof(q_scalar) == 16 && offsetof(q_scalar, u) == 8, "Qnn_Scalar_t");
 ARIA_STATIC_ASSERT(offsetof(q_tensor, v1.quant) == 40, "Qnn_TensorV1_t quantizeParams");
 ARIA_STATIC_ASSERT(offsetof(q_tensor, v1.rank) == 80, "Qnn_TensorV1_t rank");
 ARIA_STATIC_ASSERT(offsetof(q_tensor, v1.dims) == 88, "Qnn_TensorV1_t dimensions");
 ARIA_STATIC_ASSERT(offsetof(q_tensor, v1.u) == 104, "Qnn_TensorV1_t clientBuf");
-ARIA_STATIC_ASSERT(sizeof(q_param) == 136, "Qnn_Param_t");
+ARIA_STATIC_ASSERT(sizeof(q_param) == 160, "Qnn_Param_t");
 ARIA_STATIC_ASSERT(offsetof(q_param, u) == 16, "Qnn_Param_t union");
 ARIA_STATIC_ASSERT(sizeof(q_op) == 80, "Qnn_OpConfig_t");
 ARIA_STATIC_ASSERT(offsetof(q_op, v1.out) == 72, "Qnn_OpConfigV1_t outputTensors");
