@@ -1190,7 +1190,7 @@ static void test_qualcomm_fake_runtime(void **state)
     /* no soc0 in the tree: the SoC comes from the runtime's platform info */
     assert_string_equal(d[0].name, "Hexagon NPU (SM8650)");
     assert_string_equal(d[0].generation, "Hexagon v75");
-    assert_string_equal(d[0].driver, "fastrpc, QNN API 2.14.0");
+    assert_string_equal(d[0].driver, "fastrpc, QNN API 2.32.0");
     assert_int_equal(d[0].cores, 1);
     assert_string_equal(read_log(f), qnn_calls);
     /* The HTP is usable: a file that is not a model is refused for what it
@@ -1302,6 +1302,31 @@ static void test_qualcomm_graph_fails(void **state)
     free(c);
 }
 
+/* An SDK older than the graph structs: the HTP is detected and usable for
+ * what detection says, but no model is built for it, and probe says why. */
+static void test_qualcomm_old_api(void **state)
+{
+    fixture *f = *state;
+    qualcomm_tree(f);
+    snprintf(g_qnn_runtime, sizeof g_qnn_runtime, "%s", FAKE_QNN);
+    setenv("ARIA_FAKE_QNN_MODE", "old", 1);
+    load_plugins(f);
+    aria_device d[2];
+    assert_int_equal(detect(f, "qualcomm-npu", d, 2), 1);
+    assert_int_equal(d[0].available, 1);
+    assert_string_equal(d[0].driver, "fastrpc, QNN API 2.14.0");
+    const ari_iface *it = find(f, ARIA_IFACE_BACKEND, "qnn");
+    aria_probe pr = {.hdr = {sizeof pr, 1}};
+    aria_msg why = {{0}};
+    assert_int_equal(((const aria_backend_vt *)it->vt)->probe(it->plugin->ctx, MODEL, &pr, &why),
+                     ARIA_ERR_UNAVAILABLE);
+    assert_int_equal(pr.score, 0);
+    assert_string_equal(why.text, "QNN core API 2.14.0 is older than 2.32, whose graph structs "
+                                  "this plugin lays out: no model is built for it (a newer "
+                                  "QAIRT SDK has them)");
+    assert_int_equal(count_lines(f->log, "backendCreate("), 0);
+}
+
 static void test_qualcomm_fake_modes(void **state)
 {
     fixture *f = *state;
@@ -1311,7 +1336,7 @@ static void test_qualcomm_fake_modes(void **state)
         const char *mode, *why, *calls;
     } cases[] = {
         {"mismatch",
-         "QNN runtime not loaded: backendGetApiVersion says core API 2.99.0, the provider 2.14.0: "
+         "QNN runtime not loaded: backendGetApiVersion says core API 2.99.0, the provider 2.32.0: "
          "QnnInterface_t is not laid out as QNN API 2 says",
          "QnnInterface_getProviders(out, out)\nbackendGetApiVersion(out)\n"},
         {"badslot",
@@ -1322,7 +1347,7 @@ static void test_qualcomm_fake_modes(void **state)
          "QNN runtime not loaded: " FAKE_QNN " has no provider of QNN core API 2.x (found 3.0.0)",
          "QnnInterface_getProviders(out, out)\n"},
         {"noplatform",
-         "QNN 2.14.0 loaded, but deviceGetPlatformInfo failed (QNN error 1000): no HTP reachable, "
+         "QNN 2.32.0 loaded, but deviceGetPlatformInfo failed (QNN error 1000): no HTP reachable, "
          "or an offline-preparation build",
          "QnnInterface_getProviders(out, out)\nbackendGetApiVersion(out)\nbackendGetBuildId(out)\n"
          "deviceGetPlatformInfo(NULL, out)\n"},
@@ -1480,6 +1505,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_qualcomm_fake_runtime, setup, teardown),
         cmocka_unit_test_setup_teardown(test_qualcomm_graph_golden, setup, teardown),
         cmocka_unit_test_setup_teardown(test_qualcomm_graph_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_qualcomm_old_api, setup, teardown),
         cmocka_unit_test_setup_teardown(test_qualcomm_fake_modes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_qualcomm_fake_missing_entry_point, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hardware_report, setup, teardown),

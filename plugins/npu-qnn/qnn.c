@@ -33,6 +33,7 @@
 #define QNP_NAME            "npu-qnn"
 #define QNP_SECTION         "plugin." QNP_NAME
 #define QNP_DEFAULT_RUNTIME "libQnnHtp.so"
+#define QNP_GRAPH_API_MINOR 32 /* core API 2.32: the headers qnn_graph.c's structs were checked against */
 #define QNP_SCORE           50 /* above gguf on the CPU, below bitnet's own formats */
 
 typedef struct qnp_ctx {
@@ -185,6 +186,15 @@ static aria_err qnp_usable(const qnp_ctx *c, aria_msg *why)
     qnp_version(&rt->core_api, core, sizeof core);
     if (!rt->has_device)
         return aria_fail(why, ARIA_ERR_UNAVAILABLE, "QNN %s loaded, but %s", core, rt->device_why);
+    /* The graph's structs (qnn_graph.c) are those of core API 2.32 and
+     * later, which newer releases keep ABI-compatible; older SDKs laid out
+     * Qnn_Tensor_t and Qnn_Scalar_t smaller, and handing them these arrays
+     * would be misread. */
+    if (rt->core_api.minor < QNP_GRAPH_API_MINOR)
+        return aria_fail(why, ARIA_ERR_UNAVAILABLE,
+                         "QNN core API %s is older than 2.%d, whose graph structs this plugin "
+                         "lays out: no model is built for it (a newer QAIRT SDK has them)",
+                         core, QNP_GRAPH_API_MINOR);
     return ARIA_OK;
 }
 

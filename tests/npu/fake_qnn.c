@@ -9,13 +9,15 @@
  * it handed out are recognised when they come back.
  *
  * Providers: "FakeFuture" with core API 3.0.0 first (the plugin must skip
- * it), then "FakeHtp" with core API 2.14.0 and backend API 5.14.0.
+ * it), then "FakeHtp" with core API 2.32.0 and backend API 5.32.0.
  * ARIA_FAKE_QNN_MODE changes one thing:
  *   mismatch    backendGetApiVersion reports 2.99.0 (a layout the plugin
  *               misread would look like this)
  *   badslot     backendGetBuildId points outside this library
  *   nov2        only the 3.0.0 provider
  *   noplatform  deviceGetPlatformInfo fails (an offline-preparation build)
+ *   old         FakeHtp says core API 2.14.0 (an SDK older than the graph
+ *               structs the plugin lays out)
  * Built a second time with FAKE_OMIT_GET_PROVIDERS: no entry point at all.
  *
  * FakeHtp also implements the graph API for real (qnn_eval.c records,
@@ -206,7 +208,8 @@ static Qnn_ErrorHandle_t fake_get_api_version(Qnn_ApiVersion_t *v)
     fake_log("backendGetApiVersion(%s)", fake_out(v));
     if (!v)
         return 1002;
-    *v = (Qnn_ApiVersion_t){{2, fake_mode("mismatch") ? 99 : 14, 0}, {5, 14, 0}};
+    uint32_t minor = fake_mode("mismatch") ? 99 : fake_mode("old") ? 14 : 32;
+    *v = (Qnn_ApiVersion_t){{2, minor, 0}, {5, 32, 0}};
     return 0;
 }
 
@@ -215,7 +218,7 @@ static Qnn_ErrorHandle_t fake_get_build_id(const char **id)
     fake_log("backendGetBuildId(%s)", fake_out(id));
     if (!id)
         return 1002;
-    *id = "v2.14.0.230828_fake";
+    *id = "v2.43.0.250828_fake";
     return 0;
 }
 
@@ -705,7 +708,7 @@ static QnnInterface_t fake_future = {
 static QnnInterface_t fake_htp = {
     .backendId = 6, /* QNN_BACKEND_ID_HTP */
     .providerName = "FakeHtp",
-    .apiVersion = {{2, 14, 0}, {5, 14, 0}},
+    .apiVersion = {{2, 32, 0}, {5, 32, 0}},
 };
 static const QnnInterface_t *fake_list[2];
 
@@ -736,6 +739,7 @@ FAKE_API Qnn_ErrorHandle_t QnnInterface_getProviders(const QnnInterface_t ***pro
         pid_t (*elsewhere)(void) = getpid;
         memcpy(&fake_htp.v2_x.backendGetBuildId, &elsewhere, sizeof elsewhere);
     }
+    fake_htp.apiVersion.coreApiVersion.minor = fake_mode("old") ? 14 : 32;
     fake_list[0] = &fake_future;
     fake_list[1] = &fake_htp;
     *providerList = fake_list;
