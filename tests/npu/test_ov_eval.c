@@ -58,7 +58,7 @@ static void begin(void)
 /* "<dim>" children of a port from "2,3" ("" = scalar) */
 static void dims(const char *d)
 {
-    char copy[128];
+    char copy[256];
     snprintf(copy, sizeof copy, "%s", d);
     char *save = NULL;
     for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
