@@ -818,6 +818,37 @@ static int file_has(const char *path, const char *want)
     return ok;
 }
 
+/* A new session of m decodes the golden text greedily, running the device
+ * once per position (runs: lines of the log starting so); then, truncated
+ * to position 0, it starts over exactly (the stale cache entries past the
+ * position are masked). Returns the session. */
+static aria_session *golden_on_device(const fixture *f, const aria_backend_vt *vt, aria_model *m,
+                                      const char *runs, const char *path)
+{
+    aria_session *s = NULL;
+    aria_session_params sp = {.hdr = {sizeof sp, 1}};
+    aria_msg why = {{0}};
+    assert_int_equal(vt->session_new(m, &sp, &s, &why), ARIA_OK);
+    collect *c = calloc(1, sizeof *c);
+    size_t gl = 0;
+    char *gold = golden_text(&gl);
+    size_t before = count_lines(f->log, runs);
+    gen_greedy(vt, m, s, 200, c);
+    if (c->len != gl || memcmp(c->text, gold, gl) != 0)
+        fail_msg("the %s path's text differs from the golden output:\n%.*s", path, (int)c->len,
+                 c->text);
+    /* BOS and the 199 tokens fed back */
+    assert_int_equal(count_lines(f->log, runs) - before, 200);
+    assert_int_equal(vt->session_truncate(s, 0), ARIA_OK);
+    gen_greedy(vt, m, s, 60, c);
+    size_t cut = c->len < gl ? c->len : gl;
+    assert_true(cut > 100);
+    assert_memory_equal(c->text, gold, cut);
+    free(c);
+    free(gold);
+    return s;
+}
+
 /* The whole path on the fake runtime, which reads the IR the plugin wrote
  * and executes it by the opset's definitions: the model compiles for the
  * NPU, and greedy decoding gives the golden text. */
@@ -853,37 +884,16 @@ static void test_intel_compiles_golden(void **state)
     assert_true(file_has(ir, "<net name=\"llama\" version=\"11\">"));
     assert_true(file_has(ir, "names=\"present_key.4\""));
 
-    aria_session *s = NULL;
-    aria_session_params sp = {.hdr = {sizeof sp, 1}};
-    assert_int_equal(vt->session_new(m, &sp, &s, &why), ARIA_OK);
-    collect *c = calloc(1, sizeof *c);
-    size_t gl = 0;
-    char *gold = golden_text(&gl);
-    gen_greedy(vt, m, s, 200, c);
-    if (c->len != gl || memcmp(c->text, gold, gl) != 0)
-        fail_msg("the NPU path's text differs from the golden output:\n%.*s", (int)c->len,
-                 c->text);
-    /* one inference per position: BOS and the 199 tokens fed back */
-    assert_int_equal(count_lines(f->log, "ov_infer_request_infer(request)"), 200);
-
-    /* From position 0 again: the stale cache entries past the position are
-     * masked, so the text starts over exactly. */
-    assert_int_equal(vt->session_truncate(s, 0), ARIA_OK);
-    gen_greedy(vt, m, s, 60, c);
-    size_t cut = c->len < gl ? c->len : gl;
-    assert_true(cut > 100);
-    assert_memory_equal(c->text, gold, cut);
+    aria_session *s = golden_on_device(f, vt, m, "ov_infer_request_infer(request)", "NPU");
 
     /* A context larger than the graph holds is refused. */
     aria_session *big = NULL;
-    sp.n_ctx = mi.n_ctx + 1;
+    aria_session_params sp = {.hdr = {sizeof sp, 1}, .n_ctx = mi.n_ctx + 1};
     assert_int_equal(vt->session_new(m, &sp, &big, &why), ARIA_ERR_RANGE);
     assert_null(big);
     assert_has(why.text, "compiled for");
     vt->session_free(s);
     vt->unload(m);
-    free(c);
-    free(gold);
     /* every handle the plugin got back was freed */
     assert_int_equal(count_lines(f->log, "ov_compiled_model_create_infer_request("),
                      count_lines(f->log, "ov_infer_request_free(request)"));
@@ -1228,27 +1238,9 @@ static void test_qualcomm_graph_golden(void **state)
     assert_has(log, "graphFinalize(graph, NULL, NULL)");
     assert_true(count_lines(f->log, "graphAddNode(") > 200);
 
-    aria_session *s = NULL;
-    aria_session_params sp = {.hdr = {sizeof sp, 1}};
-    assert_int_equal(vt->session_new(m, &sp, &s, &why), ARIA_OK);
-    collect *c = calloc(1, sizeof *c);
-    size_t gl = 0;
-    char *gold = golden_text(&gl);
-    gen_greedy(vt, m, s, 200, c);
-    if (c->len != gl || memcmp(c->text, gold, gl) != 0)
-        fail_msg("the HTP path's text differs from the golden output:\n%.*s", (int)c->len,
-                 c->text);
-    assert_int_equal(count_lines(f->log, "graphExecute(graph, "), 200);
-    /* truncated, it starts over exactly */
-    assert_int_equal(vt->session_truncate(s, 0), ARIA_OK);
-    gen_greedy(vt, m, s, 60, c);
-    size_t cut = c->len < gl ? c->len : gl;
-    assert_true(cut > 100);
-    assert_memory_equal(c->text, gold, cut);
+    aria_session *s = golden_on_device(f, vt, m, "graphExecute(graph, ", "HTP");
     vt->session_free(s);
     vt->unload(m);
-    free(c);
-    free(gold);
     assert_int_equal(count_lines(f->log, "contextFree(context, NULL)"), 1);
     assert_int_equal(count_lines(f->log, "backendFree(backend)"), 1);
 }

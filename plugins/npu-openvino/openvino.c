@@ -20,6 +20,7 @@
 #include "npu_graph.h"
 #include "ov_ir.h"
 #include "ov_runtime.h"
+#include "npu_backend.h"
 #include "sysfs.h"
 
 #include <aria/llm.h>
@@ -39,15 +40,8 @@
 #define OVP_INTEL_VENDOR    0x8086
 #define OVP_DRIVER          "intel_vpu"
 #define OVP_MAX_ACCEL       32
-#define OVP_SCORE           50 /* above gguf on the CPU, below bitnet's own formats */
 #define OVP_DEFAULT_CTX     2048
 
-static double npu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 typedef struct ovp_ctx {
     aria_rt art; /* first: the backend's slots take the context as an aria_rt */
@@ -303,19 +297,7 @@ static aria_err ovp_probe(void *ctx, const char *path, aria_probe *out, aria_msg
     aria_err e = ovp_device(c, &dev, why);
     if (e != ARIA_OK)
         return e;
-    int ternary = 0;
-    if ((e = aria_rt_inspect(path, out, &ternary, why)) != ARIA_OK) {
-        out->score = 0;
-        return e;
-    }
-    if (ternary) {
-        out->score = 0;
-        return aria_fail(why, ARIA_ERR_UNSUPPORTED,
-                         "ternary weights stay on the CPU: the NPU graph would hold them as f16");
-    }
-    out->score = OVP_SCORE;
-    out->tiers = ARIA_TIER_QUALITY | ARIA_TIER_SPECIALIST;
-    return ARIA_OK;
+    return npu_probe_file(path, out, why);
 }
 
 /* A model compiled for the device. */
@@ -498,26 +480,8 @@ static const aria_backend_vt ovp_backend = {
     .formats = "F32,F16,BF16,Q8_0,Q4_0,Q4_K,Q5_K,Q6_K",
     .probe = ovp_probe,
     .load = ovp_load,
-    .unload = aria_rt_unload,
-    .model_info = aria_rt_model_info,
-    .session_new = aria_rt_session_new,
-    .session_free = aria_rt_session_free,
-    .session_pos = aria_rt_session_pos,
-    .session_truncate = aria_rt_session_truncate,
-    .tokenize = aria_rt_tokenize,
-    .token_piece = aria_rt_token_piece,
-    .chat_format = aria_rt_chat_format,
-    .forward = aria_rt_forward,
-    .sample = aria_rt_sample,
-    .generate = aria_rt_generate,
+    ARIA_RT_SLOTS_BUT_LOAD,
 };
-
-/* A config value, or def when unset or empty (the core checked its type). */
-static const char *ovp_cfg_str(const aria_host *host, const char *key, const char *def)
-{
-    const char *v = host->config_get ? host->config_get(OVP_SECTION, key) : NULL;
-    return v && v[0] ? v : def;
-}
 
 static aria_err ovp_init(const aria_host *host, void **ctx, aria_msg *why)
 {
@@ -529,11 +493,11 @@ static aria_err ovp_init(const aria_host *host, void **ctx, aria_msg *why)
                        .accel = &c->accel};
     c->accel = (aria_rt_accel){.user = c, .open = ovp_open, .close = ovp_model_close,
                                .session = ovp_session};
-    const char *lib = ovp_cfg_str(host, "runtime", OVP_DEFAULT_RUNTIME);
-    npu_copy(c->device, sizeof c->device, ovp_cfg_str(host, "device", "NPU"));
-    npu_copy(c->precision, sizeof c->precision, ovp_cfg_str(host, "precision", ""));
-    npu_copy(c->dump_ir, sizeof c->dump_ir, ovp_cfg_str(host, "dump_ir", ""));
-    c->max_ctx = (uint32_t)strtoul(ovp_cfg_str(host, "context", "2048"), NULL, 10);
+    const char *lib = npu_cfg(host, OVP_SECTION, "runtime", OVP_DEFAULT_RUNTIME);
+    npu_copy(c->device, sizeof c->device, npu_cfg(host, OVP_SECTION, "device", "NPU"));
+    npu_copy(c->precision, sizeof c->precision, npu_cfg(host, OVP_SECTION, "precision", ""));
+    npu_copy(c->dump_ir, sizeof c->dump_ir, npu_cfg(host, OVP_SECTION, "dump_ir", ""));
+    c->max_ctx = (uint32_t)strtoul(npu_cfg(host, OVP_SECTION, "context", "2048"), NULL, 10);
     if (c->max_ctx == 0)
         c->max_ctx = OVP_DEFAULT_CTX;
     /* A missing runtime is the usual case, not an error: the plugin stays,

@@ -20,6 +20,7 @@
 #include "npu_graph.h"
 #include "qnn_graph.h"
 #include "qnn_runtime.h"
+#include "npu_backend.h"
 #include "sysfs.h"
 
 #include <aria/llm.h>
@@ -34,7 +35,6 @@
 #define QNP_SECTION         "plugin." QNP_NAME
 #define QNP_DEFAULT_RUNTIME "libQnnHtp.so"
 #define QNP_GRAPH_API_MINOR 32 /* core API 2.32: the headers qnn_graph.c's structs were checked against */
-#define QNP_SCORE           50 /* above gguf on the CPU, below bitnet's own formats */
 
 typedef struct qnp_ctx {
     aria_rt art; /* first: the backend's slots take the context as an aria_rt */
@@ -204,19 +204,7 @@ static aria_err qnp_probe(void *ctx, const char *path, aria_probe *out, aria_msg
     aria_err e = qnp_usable(ctx, why);
     if (e != ARIA_OK)
         return e;
-    int ternary = 0;
-    if ((e = aria_rt_inspect(path, out, &ternary, why)) != ARIA_OK) {
-        out->score = 0;
-        return e;
-    }
-    if (ternary) {
-        out->score = 0;
-        return aria_fail(why, ARIA_ERR_UNSUPPORTED,
-                         "ternary weights stay on the CPU: the HTP graph would hold them as f32");
-    }
-    out->score = QNP_SCORE;
-    out->tiers = ARIA_TIER_QUALITY | ARIA_TIER_SPECIALIST;
-    return ARIA_OK;
+    return npu_probe_file(path, out, why);
 }
 
 /* A session: the KV cache it feeds the graph, and the layers' outputs. */
@@ -287,13 +275,6 @@ static void qnp_model_close(void *state)
     free(pm);
 }
 
-static double qnp_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static aria_err qnp_open(void *user, const aria_llm *m, uint32_t *n_ctx, void **state,
                          aria_msg *why)
 {
@@ -310,7 +291,7 @@ static aria_err qnp_open(void *user, const aria_llm *m, uint32_t *n_ctx, void **
     pm->L = m->hp.n_layer;
     pm->Hkv = m->hp.n_head_kv;
     pm->hd = m->hp.head_dim;
-    double t0 = qnp_now();
+    double t0 = npu_now();
     qng_stats st = {0};
     if ((e = qng_build(&c->rt, m, *n_ctx, c->fp16, &pm->g, &st, why)) != ARIA_OK) {
         free(pm);
@@ -320,7 +301,7 @@ static aria_err qnp_open(void *user, const aria_llm *m, uint32_t *n_ctx, void **
                  "graph of %zu nodes and %zu tensors for %u positions, %.1f MB of constants, "
                  "finalized for the HTP in %.2f s",
                  st.n_nodes, st.n_tensors, *n_ctx, (double)st.static_bytes / 1e6,
-                 qnp_now() - t0);
+                 npu_now() - t0);
     *state = pm;
     return ARIA_OK;
 }
@@ -341,26 +322,8 @@ static const aria_backend_vt qnp_backend = {
     .formats = "F32,F16,BF16,Q8_0,Q4_0,Q4_K,Q5_K,Q6_K",
     .probe = qnp_probe,
     .load = qnp_load,
-    .unload = aria_rt_unload,
-    .model_info = aria_rt_model_info,
-    .session_new = aria_rt_session_new,
-    .session_free = aria_rt_session_free,
-    .session_pos = aria_rt_session_pos,
-    .session_truncate = aria_rt_session_truncate,
-    .tokenize = aria_rt_tokenize,
-    .token_piece = aria_rt_token_piece,
-    .chat_format = aria_rt_chat_format,
-    .forward = aria_rt_forward,
-    .sample = aria_rt_sample,
-    .generate = aria_rt_generate,
+    ARIA_RT_SLOTS_BUT_LOAD,
 };
-
-/* A config value, or def when unset or empty (the core checked its type). */
-static const char *qnp_cfg_str(const aria_host *host, const char *key, const char *def)
-{
-    const char *v = host->config_get ? host->config_get(QNP_SECTION, key) : NULL;
-    return v && v[0] ? v : def;
-}
 
 static aria_err qnp_init(const aria_host *host, void **ctx, aria_msg *why)
 {
@@ -372,10 +335,10 @@ static aria_err qnp_init(const aria_host *host, void **ctx, aria_msg *why)
                        .accel = &c->accel};
     c->accel = (aria_rt_accel){.user = c, .open = qnp_open, .close = qnp_model_close,
                                .session = qnp_session};
-    const char *lib = qnp_cfg_str(host, "runtime", QNP_DEFAULT_RUNTIME);
-    c->enabled = strcmp(qnp_cfg_str(host, "models", "on"), "off") != 0;
-    c->fp16 = strcmp(qnp_cfg_str(host, "precision", "fp16"), "fp32") != 0;
-    c->max_ctx = (uint32_t)strtoul(qnp_cfg_str(host, "context", "2048"), NULL, 10);
+    const char *lib = npu_cfg(host, QNP_SECTION, "runtime", QNP_DEFAULT_RUNTIME);
+    c->enabled = strcmp(npu_cfg(host, QNP_SECTION, "models", "on"), "off") != 0;
+    c->fp16 = strcmp(npu_cfg(host, QNP_SECTION, "precision", "fp16"), "fp32") != 0;
+    c->max_ctx = (uint32_t)strtoul(npu_cfg(host, QNP_SECTION, "context", "2048"), NULL, 10);
     if (c->max_ctx < 16)
         c->max_ctx = 2048;
     /* A missing runtime is the usual case, not an error (see openvino.c). */

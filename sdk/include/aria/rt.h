@@ -68,16 +68,20 @@ aria_err aria_rt_sample(aria_session *s, const aria_sampling *sampling, const in
 aria_err aria_rt_generate(aria_session *s, const int32_t *prompt, size_t n_prompt,
                           const aria_gen_params *p, aria_gen_result *res, aria_msg *why);
 
-/* A vtable initializer for every slot but the header, name, tiers, formats
- * and probe. */
-#define ARIA_RT_SLOTS                                                          \
-    .load = aria_rt_load, .unload = aria_rt_unload,                            \
+/* A vtable initializer for every slot but the header, name, tiers, formats,
+ * probe and load (for a backend that checks its device before loading). */
+#define ARIA_RT_SLOTS_BUT_LOAD                                                 \
+    .unload = aria_rt_unload,                                                  \
     .model_info = aria_rt_model_info, .session_new = aria_rt_session_new,      \
     .session_free = aria_rt_session_free, .session_pos = aria_rt_session_pos,  \
     .session_truncate = aria_rt_session_truncate,                              \
     .tokenize = aria_rt_tokenize, .token_piece = aria_rt_token_piece,          \
     .chat_format = aria_rt_chat_format, .forward = aria_rt_forward,            \
     .sample = aria_rt_sample, .generate = aria_rt_generate
+
+/* A vtable initializer for every slot but the header, name, tiers, formats
+ * and probe. */
+#define ARIA_RT_SLOTS .load = aria_rt_load, ARIA_RT_SLOTS_BUT_LOAD
 
 #ifdef __cplusplus
 }
