@@ -46,6 +46,7 @@ typedef struct fixture {
 /* What the host's config_get answers for [plugin.npu-*] runtime, and for
  * [plugin.npu-openvino] device and precision ("" = unset). */
 static char g_ov_runtime[512], g_qnn_runtime[512], g_ov_device[32], g_ov_precision[16];
+static char g_ov_dump[256];
 static const char *(*g_config_get)(const char *, const char *);
 
 static const char *test_config_get(const char *section, const char *key)
@@ -61,6 +62,8 @@ static const char *test_config_get(const char *section, const char *key)
             return g_ov_device;
         if (strcmp(key, "precision") == 0 && g_ov_precision[0])
             return g_ov_precision;
+        if (strcmp(key, "dump_ir") == 0 && g_ov_dump[0])
+            return g_ov_dump;
     }
     return g_config_get ? g_config_get(section, key) : NULL;
 }
@@ -87,7 +90,7 @@ static int setup(void **state)
     /* By default neither runtime exists: the usual machine. */
     snprintf(g_ov_runtime, sizeof g_ov_runtime, "%s/nowhere/libopenvino_c.so", f->root);
     snprintf(g_qnn_runtime, sizeof g_qnn_runtime, "%s/nowhere/libQnnHtp.so", f->root);
-    g_ov_device[0] = g_ov_precision[0] = '\0';
+    g_ov_device[0] = g_ov_precision[0] = g_ov_dump[0] = '\0';
     f->cfg = ari_config_new();
     ari_registry_init(&f->reg);
     ari_cpu_detect(NULL, &f->cpu);
@@ -988,6 +991,10 @@ static void test_intel_compile_other_device(void **state)
     snprintf(g_ov_runtime, sizeof g_ov_runtime, "%s", FAKE_OV);
     snprintf(g_ov_device, sizeof g_ov_device, "CPU");
     snprintf(g_ov_precision, sizeof g_ov_precision, "f32");
+    snprintf(g_ov_dump, sizeof g_ov_dump, "%s/dumped", f->root);
+    char fake_ir[256], dumped[256];
+    snprintf(fake_ir, sizeof fake_ir, "%s/received.xml", f->root);
+    setenv("ARIA_FAKE_OV_IR", fake_ir, 1);
     setenv("ARIA_FAKE_OV_DEVICES", "CPU", 1);
     load_plugins(f);
     const ari_iface *it = find(f, ARIA_IFACE_BACKEND, "openvino");
@@ -999,6 +1006,16 @@ static void test_intel_compile_other_device(void **state)
         fail_msg("load: %s", why.text);
     assert_has(read_log(f),
                "ov_core_compile_model(model, \"CPU\", {INFERENCE_PRECISION_HINT=f32}, out)");
+    /* dump_ir wrote the graph the runtime received, and its constants */
+    snprintf(dumped, sizeof dumped, "%s/dumped.xml", f->root);
+    struct stat sa, sb, sw;
+    assert_int_equal(stat(dumped, &sa), 0);
+    assert_int_equal(stat(fake_ir, &sb), 0);
+    assert_int_equal(sa.st_size, sb.st_size);
+    assert_true(file_has(dumped, "<layers>"));
+    snprintf(dumped, sizeof dumped, "%s/dumped.bin", f->root);
+    assert_int_equal(stat(dumped, &sw), 0);
+    assert_true(sw.st_size > 1000000); /* stories260K's weights as f32 */
     aria_model_info mi = {.hdr = {sizeof mi, 1}};
     assert_int_equal(vt->model_info(m, &mi), ARIA_OK);
     assert_int_equal(mi.n_ctx, 64);
