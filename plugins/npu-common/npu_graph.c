@@ -425,8 +425,17 @@ aria_err npu_kv_init(npu_kv *k, uint32_t C, uint32_t L, uint32_t Hkv, uint32_t h
 {
     memset(k, 0, sizeof *k);
     k->C = C, k->L = L, k->Hkv = Hkv, k->hd = hd;
-    k->mask = calloc((size_t)C + 1, sizeof *k->mask);
-    k->kv = calloc((size_t)L * 2 * Hkv * C * hd, sizeof *k->kv);
+    /* Page-aligned: a runtime that shares host memory with its device (an
+     * Intel NPU imports it through Level Zero) can bind these without a copy. */
+    const size_t page = 4096, mb = ((C + 1) * sizeof(float) + page - 1) / page * page;
+    const size_t plane = ((size_t)Hkv * C * hd * sizeof(float) + page - 1) / page * page;
+    k->stride = plane / sizeof(float);
+    const size_t kb = (size_t)L * 2 * plane;
+    void *m = NULL, *kv = NULL;
+    if (posix_memalign(&m, page, mb) == 0)
+        k->mask = memset(m, 0, mb);
+    if (posix_memalign(&kv, page, kb) == 0)
+        k->kv = memset(kv, 0, kb);
     if (!k->mask || !k->kv) {
         npu_kv_free(k);
         return aria_fail(why, ARIA_ERR_NOMEM, "out of memory for a KV cache of %u positions", C);
@@ -444,7 +453,7 @@ void npu_kv_free(npu_kv *k)
 
 float *npu_kv_past(const npu_kv *k, uint32_t l, int v)
 {
-    return k->kv + ((size_t)l * 2 + (size_t)v) * k->Hkv * k->C * k->hd;
+    return k->kv + ((size_t)l * 2 + (size_t)v) * k->stride;
 }
 
 void npu_kv_begin(npu_kv *k, int32_t token, uint32_t pos)

@@ -101,8 +101,9 @@ typedef struct npu_kv {
     uint32_t C, L, Hkv, hd;
     int64_t token64, pos64; /* input_ids and position, for an i64 graph */
     int32_t token32, pos32; /* the same, for an i32 graph */
-    float *mask;            /* attention_mask [C + 1] */
-    float *kv;              /* [L][2][Hkv][C][hd] */
+    float *mask;            /* attention_mask [C + 1], page-aligned */
+    float *kv;              /* [L][2] planes of [Hkv][C][hd], each page-aligned */
+    size_t stride;          /* floats from one plane to the next */
 } npu_kv;
 
 aria_err npu_kv_init(npu_kv *k, uint32_t C, uint32_t L, uint32_t Hkv, uint32_t hd, aria_msg *why);
