@@ -302,10 +302,8 @@ static aria_err ovp_probe(void *ctx, const char *path, aria_probe *out, aria_msg
 
 /* A model compiled for the device. */
 typedef struct ovp_model {
-    ovp_ctx *c;
     ovir ir;
     ovr_compiled *cm;
-    char device[32];
 } ovp_model;
 
 /* A session: its inference request and the KV cache it feeds in. */
@@ -440,8 +438,6 @@ static aria_err ovp_open(void *user, const aria_llm *m, uint32_t *n_ctx, void **
     ovp_model *pm = calloc(1, sizeof *pm);
     if (!pm)
         return aria_fail(why, ARIA_ERR_NOMEM, "out of memory");
-    pm->c = c;
-    npu_copy(pm->device, sizeof pm->device, dev);
     double t0 = npu_now();
     if ((e = ovir_build(m, *n_ctx, &pm->ir, why)) != ARIA_OK)
         goto fail;

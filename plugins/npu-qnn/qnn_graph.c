@@ -378,12 +378,11 @@ static void q_flush(qng_model *g)
     g->pend_data = NULL;
 }
 
-static npu_val q_val(const qng_model *g, int64_t i, int et, int rank, const int64_t *d)
+static npu_val q_val(int64_t i, int et, int rank, const int64_t *d)
 {
     npu_val v = {.id = i, .et = et, .rank = rank};
     if (rank)
         memcpy(v.d, d, (size_t)rank * sizeof *d);
-    (void)g;
     return v;
 }
 
@@ -416,7 +415,7 @@ static npu_val b_input(void *bp, const char *name, int et, int rank, const int64
         g->in_past[2 * l + 1] = i;
     else
         q_fail(g, "unknown graph input '%s'", name);
-    return q_val(g, i, et, rank, d);
+    return q_val(i, et, rank, d);
 }
 
 /* A buffer for a static tensor's data, kept until finalize. */
@@ -444,23 +443,23 @@ static npu_val b_constant(void *bp, const char *name, int et, int rank, const in
     *data = NULL;
     if (et != NPU_F32 && et != NPU_I32) {
         q_fail(g, "constant %s of element type %d", name ? name : "?", et);
-        return q_val(g, -1, et, rank, d);
+        return q_val(-1, et, rank, d);
     }
     /* QNN has no scalar static tensors for elementwise operands: rank 1 */
     const int64_t one[1] = {1};
     int64_t i = q_entry_new(g, name, QTT_STATIC, et, rank ? rank : 1, rank ? d : one);
     if (i < 0)
-        return q_val(g, -1, et, rank, d);
+        return q_val(-1, et, rank, d);
     size_t bytes = q_bytes(&g->t[i]);
     void *buf = q_keep(g, bytes);
     if (!buf) {
         q_fail(g, "out of memory for %zu bytes of constants", bytes);
-        return q_val(g, -1, et, rank, d);
+        return q_val(-1, et, rank, d);
     }
     g->pend = i;
     g->pend_data = buf;
     *data = buf;
-    return rank ? q_val(g, i, et, rank, d) : q_val(g, i, et, 1, one);
+    return rank ? q_val(i, et, rank, d) : q_val(i, et, 1, one);
 }
 
 static q_param q_scalar_param(const char *name, uint32_t dt, uint32_t u32, float f)
@@ -593,7 +592,7 @@ static npu_val b_node(void *bp, const npu_node *n, const npu_val *out)
         else
             q_fail(g, "unknown graph output '%s'", n->output);
     }
-    return q_val(g, o, out->et, out->rank, out->d);
+    return q_val(o, out->et, out->rank, out->d);
 }
 
 static int b_failed(void *bp)
